@@ -1,0 +1,14 @@
+//! The one `bindgen!` of the host: Rust types and traits for the `processor`
+//! world of `wit/buffers.wit`. The traits are implemented in `component.rs`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "processor",
+    // A buffer handle names a slot in the run's `Buffers` table; the marker
+    // type keeps `Resource<Buffer>` from being confused with other resources.
+    with: {
+        "bufbridge:buffers/buffers.buffer": crate::component::BufferResource,
+    },
+    // Any import may trap: that is how a forged or dropped handle ends the run.
+    imports: { default: trappable },
+});

@@ -1,0 +1,150 @@
+//! The component path: the generated `buffers` traits, implemented on a view
+//! that borrows only the buffer table of the store's state.
+//!
+//! This is the component-model form of a split context: wasmtime-wasi gets
+//! `WasiCtxView { ctx, table }` out of the same `RunState`, and these host
+//! functions get `BuffersView { buffers }`; neither can touch the other's
+//! fields. Everything here only translates between WIT values and
+//! [`Buffers`], which applies the rules.
+
+use wasmtime::component::{HasData, Linker, Resource};
+
+use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
+use crate::buffers::{Buffers, Handle, HandleError, Outcome};
+use crate::rules;
+use crate::state::RunState;
+
+/// The Rust side of the WIT `buffer` resource: a marker, since the rep of a
+/// `Resource<BufferResource>` is the buffer's [`Handle`] in [`Buffers`].
+pub struct BufferResource;
+
+/// What the buffer host functions may borrow of a [`RunState`].
+pub struct BuffersView<'a> {
+    pub buffers: &'a mut Buffers,
+}
+
+/// The [`HasData`] projection from the store's data to [`BuffersView`].
+struct BuffersProjection;
+
+impl HasData for BuffersProjection {
+    type Data<'a> = BuffersView<'a>;
+}
+
+/// Adds the `bufbridge:buffers/buffers` interface to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
+        buffers: &mut state.buffers,
+    })
+}
+
+/// The resource handle the host passes to the guest for buffer `h`.
+pub(crate) fn resource(h: Handle) -> Resource<BufferResource> {
+    Resource::new_borrow(h.to_raw())
+}
+
+fn handle(resource: &Resource<BufferResource>) -> Handle {
+    Handle::from_raw(resource.rep())
+}
+
+impl From<rules::BufferError> for BufferError {
+    fn from(e: rules::BufferError) -> Self {
+        match e {
+            rules::BufferError::OutOfBounds(len) => BufferError::OutOfBounds(len),
+            rules::BufferError::LimitExceeded(limit) => BufferError::LimitExceeded(limit),
+            rules::BufferError::ReadOnly => BufferError::ReadOnly,
+            rules::BufferError::QuotaExceeded(quota) => BufferError::QuotaExceeded(quota),
+        }
+    }
+}
+
+/// A handle fault traps the guest; a refusal by the rules is its WIT error.
+fn lift<T, U>(
+    outcome: Outcome<T>,
+    map: impl FnOnce(T) -> U,
+) -> wasmtime::Result<Result<U, BufferError>> {
+    match outcome {
+        Ok(result) => Ok(result.map(map).map_err(BufferError::from)),
+        Err(fault) => Err(trap(fault)),
+    }
+}
+
+fn trap(fault: HandleError) -> wasmtime::Error {
+    wasmtime::Error::new(fault)
+}
+
+impl wit::Host for BuffersView<'_> {}
+
+impl wit::HostBuffer for BuffersView<'_> {
+    fn create(
+        &mut self,
+        limit: u64,
+    ) -> wasmtime::Result<Result<Resource<BufferResource>, BufferError>> {
+        lift(self.buffers.create(limit), |h| {
+            Resource::new_own(h.to_raw())
+        })
+    }
+
+    fn len(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<u64> {
+        self.buffers.len(handle(&this)).map_err(trap)
+    }
+
+    fn limit(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<u64> {
+        self.buffers.limit(handle(&this)).map_err(trap)
+    }
+
+    fn read(
+        &mut self,
+        this: Resource<BufferResource>,
+        offset: u64,
+        len: u32,
+    ) -> wasmtime::Result<Result<Vec<u8>, BufferError>> {
+        // The generated bindings take an owned Vec: this is the one copy.
+        lift(
+            self.buffers.read(handle(&this), offset, len.into()),
+            <[u8]>::to_vec,
+        )
+    }
+
+    fn write(
+        &mut self,
+        this: Resource<BufferResource>,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), BufferError>> {
+        lift(self.buffers.write(handle(&this), offset, &data), |()| ())
+    }
+
+    fn append(
+        &mut self,
+        this: Resource<BufferResource>,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), BufferError>> {
+        lift(self.buffers.append(handle(&this), &data), |()| ())
+    }
+
+    fn truncate(
+        &mut self,
+        this: Resource<BufferResource>,
+        len: u64,
+    ) -> wasmtime::Result<Result<(), BufferError>> {
+        lift(self.buffers.truncate(handle(&this), len), |()| ())
+    }
+
+    fn copy_from(
+        &mut self,
+        this: Resource<BufferResource>,
+        src: Resource<BufferResource>,
+        src_offset: u64,
+        offset: u64,
+        len: u64,
+    ) -> wasmtime::Result<Result<u64, BufferError>> {
+        let outcome = self
+            .buffers
+            .copy(handle(&this), handle(&src), src_offset, offset, len);
+        lift(outcome, |count| count)
+    }
+
+    fn drop(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<()> {
+        self.buffers.drop_scratch(handle(&this)).map_err(trap)
+    }
+}
