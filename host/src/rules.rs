@@ -381,7 +381,7 @@ mod tests {
             Err(BufferError::LimitExceeded(8))
         );
         assert_eq!(
-            copy(&SCRATCH, &QUOTA, 10, 0, 0, 10),
+            copy(&SCRATCH, &QUOTA, 10, 0, 4, 10),
             Err(BufferError::QuotaExceeded(10))
         );
         // Only the bytes that exist count against the limit.
