@@ -64,17 +64,18 @@ pub enum HandleError {
 
 impl fmt::Display for HandleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Handles are non-negative i32s; a forged negative one reads best as such.
         match self {
             HandleError::Unknown(h) => write!(
                 f,
-                "guest used buffer handle {}, which does not exist or was already dropped",
-                h.0
+                "buffer handle {} does not exist (forged, or already dropped)",
+                h.0 as i32
             ),
             HandleError::NotDroppable(h) => write!(
                 f,
-                "guest tried to drop buffer handle {}, the input or output of `process`, which \
-                 the host owns",
-                h.0
+                "buffer handle {} is the input or output of `process`, which the host owns; it \
+                 cannot be dropped",
+                h.0 as i32
             ),
             HandleError::TooMany(max) => {
                 write!(f, "guest exceeded the limit of {max} live buffers")

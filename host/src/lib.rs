@@ -24,6 +24,7 @@
 mod bindings;
 pub mod buffers;
 mod component;
+mod core_abi;
 pub mod destination;
 pub mod rules;
 pub mod run;

@@ -3,7 +3,7 @@
 //! buffer functions the buffer table) and none needs a lock.
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime::{Memory, ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::buffers::Buffers;
@@ -17,6 +17,19 @@ pub struct RunState {
     pub(crate) buffers: Buffers,
     /// Caps on the guest's memories and tables.
     pub(crate) limits: StoreLimits,
+    /// What only a core-module guest needs.
+    pub(crate) core: CoreState,
+}
+
+/// What a run of a core module keeps beside the buffers.
+#[derive(Debug, Default)]
+pub(crate) struct CoreState {
+    /// The guest's exported memory, once instantiated (saves a lookup by name per call).
+    pub memory: Option<Memory>,
+    /// The words after `--`, for `args_size` and `args_get`.
+    pub args: Vec<String>,
+    /// The last message passed to `fail`.
+    pub failure: Option<String>,
 }
 
 impl RunState {
@@ -26,6 +39,7 @@ impl RunState {
             table: ResourceTable::new(),
             buffers,
             limits,
+            core: CoreState::default(),
         }
     }
 
