@@ -11,6 +11,10 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 
+/// Every target `rust-toolchain.toml` lists: the default guest needs the
+/// first, the core-module tests the second.
+const TARGETS: [&str; 2] = [TARGET, "wasm32-unknown-unknown"];
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
@@ -23,7 +27,7 @@ fn main() {
     );
     println!("cargo:rerun-if-changed={}", guest_dir.join("src").display());
 
-    ensure_target_installed();
+    ensure_targets_installed();
 
     let target_dir = out_dir.join("guest-target");
     let status = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -55,9 +59,9 @@ fn main() {
 }
 
 /// A pinned toolchain that rustup already had (say, as an alias of `stable`)
-/// does not get the targets `rust-toolchain.toml` lists; add it here so that
-/// `cargo build` alone works on a fresh machine.
-fn ensure_target_installed() {
+/// does not get the targets `rust-toolchain.toml` lists; add them here so
+/// that `cargo build` and `cargo test` alone work on a fresh machine.
+fn ensure_targets_installed() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])
@@ -65,24 +69,33 @@ fn ensure_target_installed() {
         .ok()
         .filter(|out| out.status.success())
         .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-    if sysroot.is_some_and(|root| has_target(&root)) {
+    let missing: Vec<&str> = TARGETS
+        .into_iter()
+        .filter(|target| {
+            !sysroot
+                .as_deref()
+                .is_some_and(|root| has_target(root, target))
+        })
+        .collect();
+    if missing.is_empty() {
         return;
     }
+    let list = missing.join(" ");
     println!(
-        "cargo:warning=installing the {TARGET} target with rustup (needed to build the default guest)"
+        "cargo:warning=installing the {list} target(s) with rustup (needed to build the guests)"
     );
     let mut rustup = Command::new("rustup");
-    rustup.args(["target", "add", TARGET]);
+    rustup.arg("target").arg("add").args(&missing);
     if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
         rustup.arg("--toolchain").arg(toolchain);
     }
     let ok = rustup.status().is_ok_and(|s| s.success());
     assert!(
         ok,
-        "the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again"
+        "the {list} target(s) are missing and `rustup target add {list}` failed; install them and build again"
     );
 }
 
-fn has_target(sysroot: &Path) -> bool {
-    sysroot.join("lib/rustlib").join(TARGET).is_dir()
+fn has_target(sysroot: &Path, target: &str) -> bool {
+    sysroot.join("lib/rustlib").join(target).is_dir()
 }

@@ -13,6 +13,7 @@ use std::fmt;
 
 use crate::rules::{self, BufferError, Kind, Quota, Shape};
 use crate::storage::Storage;
+use crate::units::Size;
 
 /// A buffer as the guest names it. Handles are non-negative `i32`s so the core
 /// ABI can return them where negative numbers are error codes.
@@ -52,42 +53,52 @@ impl Handle {
     }
 }
 
-/// The guest named a buffer that does not exist: forged, or already dropped.
+/// A fault of the guest that ends the run (a trap), as opposed to a refusal
+/// by the rules, which the guest is told about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HandleError {
+pub enum Fault {
+    /// A handle that does not exist: forged, or already dropped.
     Unknown(Handle),
     /// The input and output belong to the host for the whole run.
     NotDroppable(Handle),
-    /// No room for another live buffer.
+    /// No room for another live buffer; carries the cap.
     TooMany(usize),
+    /// One call would move more bytes than the per-call cap allows.
+    CopyTooLarge { bytes: u64, cap: u64 },
 }
 
-impl fmt::Display for HandleError {
+impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Handles are non-negative i32s; a forged negative one reads best as such.
         match self {
-            HandleError::Unknown(h) => write!(
+            Fault::Unknown(h) => write!(
                 f,
                 "buffer handle {} does not exist (forged, or already dropped)",
                 h.0 as i32
             ),
-            HandleError::NotDroppable(h) => write!(
+            Fault::NotDroppable(h) => write!(
                 f,
                 "buffer handle {} is the input or output of `process`, which the host owns; it \
                  cannot be dropped",
                 h.0 as i32
             ),
-            HandleError::TooMany(max) => {
+            Fault::TooMany(max) => {
                 write!(f, "guest exceeded the limit of {max} live buffers")
             }
+            Fault::CopyTooLarge { bytes, cap } => write!(
+                f,
+                "guest exceeded the per-call copy limit of {} (one call would move {})",
+                Size(*cap),
+                Size(*bytes)
+            ),
         }
     }
 }
 
-impl std::error::Error for HandleError {}
+impl std::error::Error for Fault {}
 
 /// The outcome of an operation: a handle fault, or the rules' verdict.
-pub type Outcome<T> = Result<Result<T, BufferError>, HandleError>;
+pub type Outcome<T> = Result<Result<T, BufferError>, Fault>;
 
 /// One buffer: its kind, limit and bytes.
 #[derive(Debug)]
@@ -121,23 +132,38 @@ pub struct Buffers {
     quota: Quota,
     max_live: usize,
     live: usize,
+    max_copy: u64,
 }
 
 impl Buffers {
-    /// An empty table whose scratch buffers may hold `quota` bytes together
-    /// and of which at most `max_live` may exist at once.
-    pub fn new(quota: u64, max_live: usize) -> Self {
+    /// An empty table whose scratch buffers may hold `quota` bytes together,
+    /// of which at most `max_live` may exist at once, and whose operations
+    /// move at most `max_copy` bytes per call.
+    pub fn new(quota: u64, max_live: usize, max_copy: u64) -> Self {
         Buffers {
             slots: Vec::new(),
             free: Vec::new(),
             quota: Quota::new(quota),
             max_live: max_live.min(MAX_LIVE_BUFFERS),
             live: 0,
+            max_copy,
         }
     }
 
+    /// An approved operation may still move too much for one call: a host
+    /// call cannot be interrupted, so its size bounds how long it blocks.
+    fn check_copy(&self, bytes: u64) -> Result<(), Fault> {
+        if bytes > self.max_copy {
+            return Err(Fault::CopyTooLarge {
+                bytes,
+                cap: self.max_copy,
+            });
+        }
+        Ok(())
+    }
+
     /// The host's input buffer: read-only, its limit its length.
-    pub fn insert_input(&mut self, storage: Storage) -> Result<Handle, HandleError> {
+    pub fn insert_input(&mut self, storage: Storage) -> Result<Handle, Fault> {
         let limit = storage.len();
         self.insert(Buffer {
             kind: Kind::Input,
@@ -147,7 +173,7 @@ impl Buffers {
     }
 
     /// The host's output buffer: empty, writable, bounded by `limit`.
-    pub fn insert_output(&mut self, limit: u64) -> Result<Handle, HandleError> {
+    pub fn insert_output(&mut self, limit: u64) -> Result<Handle, Fault> {
         self.insert(Buffer {
             kind: Kind::Output,
             limit,
@@ -169,15 +195,15 @@ impl Buffers {
     }
 
     /// Drops a scratch buffer and gives its bytes back to the quota.
-    pub fn drop_scratch(&mut self, h: Handle) -> Result<(), HandleError> {
+    pub fn drop_scratch(&mut self, h: Handle) -> Result<(), Fault> {
         if self.get(h)?.kind != Kind::Scratch {
-            return Err(HandleError::NotDroppable(h));
+            return Err(Fault::NotDroppable(h));
         }
         self.remove(h).map(drop)
     }
 
     /// Takes a buffer out of the table (the host's output at the end of a run).
-    pub fn remove(&mut self, h: Handle) -> Result<Storage, HandleError> {
+    pub fn remove(&mut self, h: Handle) -> Result<Storage, Fault> {
         self.get(h)?;
         let slot = &mut self.slots[h.index()];
         let buffer = slot.buffer.take().expect("checked by get");
@@ -188,11 +214,11 @@ impl Buffers {
         Ok(buffer.storage)
     }
 
-    pub fn len(&self, h: Handle) -> Result<u64, HandleError> {
+    pub fn len(&self, h: Handle) -> Result<u64, Fault> {
         Ok(self.get(h)?.storage.len())
     }
 
-    pub fn limit(&self, h: Handle) -> Result<u64, HandleError> {
+    pub fn limit(&self, h: Handle) -> Result<u64, Fault> {
         Ok(self.get(h)?.limit)
     }
 
@@ -200,20 +226,24 @@ impl Buffers {
     /// caller copies them exactly once, wherever they need to go.
     pub fn read(&self, h: Handle, offset: u64, len: u64) -> Outcome<&[u8]> {
         let buffer = self.get(h)?;
-        Ok(rules::read(&buffer.shape(), offset, len)
-            .map(|range| buffer.storage.slice(range.start, range.end)))
+        match rules::read(&buffer.shape(), offset, len) {
+            Ok(range) => {
+                self.check_copy(range.end - range.start)?;
+                Ok(Ok(buffer.storage.slice(range.start, range.end)))
+            }
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     /// `write(offset, data)`.
     pub fn write(&mut self, h: Handle, offset: u64, data: &[u8]) -> Outcome<()> {
-        let quota = self.quota;
-        let buffer = self.get_mut(h)?;
-        let shape = buffer.shape();
-        let new_len = match rules::write(&shape, &quota, offset, data.len() as u64) {
+        let shape = self.get(h)?.shape();
+        let new_len = match rules::write(&shape, &self.quota, offset, data.len() as u64) {
             Ok(new_len) => new_len,
             Err(e) => return Ok(Err(e)),
         };
-        buffer.storage.write(offset, data);
+        self.check_copy(data.len() as u64)?;
+        self.get_mut(h)?.storage.write(offset, data);
         self.quota.resize(shape.kind, shape.len, new_len);
         Ok(Ok(()))
     }
@@ -251,6 +281,7 @@ impl Buffers {
             Ok(copy) => copy,
             Err(e) => return Ok(Err(e)),
         };
+        self.check_copy(copy.count)?;
         if src == dst {
             let storage = &mut self.get_mut(dst)?.storage;
             storage.copy_within(src_offset, offset, copy.count);
@@ -274,9 +305,9 @@ impl Buffers {
         self.quota
     }
 
-    fn insert(&mut self, buffer: Buffer) -> Result<Handle, HandleError> {
+    fn insert(&mut self, buffer: Buffer) -> Result<Handle, Fault> {
         if self.live >= self.max_live {
-            return Err(HandleError::TooMany(self.max_live));
+            return Err(Fault::TooMany(self.max_live));
         }
         let index = match self.free.pop() {
             Some(index) => index,
@@ -292,20 +323,20 @@ impl Buffers {
         Ok(Handle::new(index, slot.generation))
     }
 
-    fn get(&self, h: Handle) -> Result<&Buffer, HandleError> {
+    fn get(&self, h: Handle) -> Result<&Buffer, Fault> {
         self.slots
             .get(h.index())
             .filter(|slot| slot.generation == h.generation())
             .and_then(|slot| slot.buffer.as_ref())
-            .ok_or(HandleError::Unknown(h))
+            .ok_or(Fault::Unknown(h))
     }
 
-    fn get_mut(&mut self, h: Handle) -> Result<&mut Buffer, HandleError> {
+    fn get_mut(&mut self, h: Handle) -> Result<&mut Buffer, Fault> {
         self.slots
             .get_mut(h.index())
             .filter(|slot| slot.generation == h.generation())
             .and_then(|slot| slot.buffer.as_mut())
-            .ok_or(HandleError::Unknown(h))
+            .ok_or(Fault::Unknown(h))
     }
 }
 
@@ -326,7 +357,7 @@ mod tests {
     use super::*;
 
     fn table() -> (Buffers, Handle, Handle) {
-        let mut buffers = Buffers::new(16, 8);
+        let mut buffers = Buffers::new(16, 8, 1 << 20);
         let input = buffers
             .insert_input(b"hello world".to_vec().into())
             .unwrap();
@@ -388,18 +419,33 @@ mod tests {
         let (mut b, input, output) = table();
         let s = b.create(4).unwrap().unwrap();
         b.drop_scratch(s).unwrap();
-        assert_eq!(b.len(s), Err(HandleError::Unknown(s)));
+        assert_eq!(b.len(s), Err(Fault::Unknown(s)));
         // The slot is reused, but the old handle still names nothing.
         let t = b.create(4).unwrap().unwrap();
         assert_ne!(s, t);
-        assert_eq!(b.len(s), Err(HandleError::Unknown(s)));
+        assert_eq!(b.len(s), Err(Fault::Unknown(s)));
         assert_eq!(b.len(t), Ok(0));
         let forged = Handle::from_raw(12345);
-        assert_eq!(b.write(forged, 0, b"x"), Err(HandleError::Unknown(forged)));
-        assert_eq!(b.drop_scratch(input), Err(HandleError::NotDroppable(input)));
+        assert_eq!(b.write(forged, 0, b"x"), Err(Fault::Unknown(forged)));
+        assert_eq!(b.drop_scratch(input), Err(Fault::NotDroppable(input)));
+        assert_eq!(b.drop_scratch(output), Err(Fault::NotDroppable(output)));
+    }
+
+    #[test]
+    fn moving_more_than_the_per_call_cap_is_a_fault_that_changes_nothing() {
+        let mut b = Buffers::new(1024, 8, 4);
+        let input = b.insert_input(b"0123456789".to_vec().into()).unwrap();
+        let output = b.insert_output(100).unwrap();
+        let big = Fault::CopyTooLarge { bytes: 5, cap: 4 };
+        assert_eq!(b.read(input, 0, 5), Err(big.clone()));
+        assert_eq!(b.read(input, 6, 100).unwrap(), Ok(&b"6789"[..]));
+        assert_eq!(b.append(output, b"01234"), Err(big.clone()));
+        assert_eq!(b.copy(output, input, 0, 0, 5), Err(big));
+        assert_eq!(b.len(output), Ok(0));
+        // Refusals by the rules come first: nothing would move.
         assert_eq!(
-            b.drop_scratch(output),
-            Err(HandleError::NotDroppable(output))
+            b.read(input, 11, 100),
+            Ok(Err(BufferError::OutOfBounds(10)))
         );
     }
 
@@ -407,8 +453,115 @@ mod tests {
     fn live_buffers_are_capped() {
         let (mut b, _, _) = table();
         let made: Vec<_> = (0..6).map(|_| b.create(0).unwrap().unwrap()).collect();
-        assert_eq!(b.create(0), Err(HandleError::TooMany(8)));
+        assert_eq!(b.create(0), Err(Fault::TooMany(8)));
         b.drop_scratch(made[0]).unwrap();
         assert!(b.create(0).unwrap().is_ok());
+    }
+
+    mod fuzz {
+        //! Arbitrary operations with hostile handles, offsets and lengths:
+        //! nothing panics, the quota always adds up, and whatever is refused
+        //! (by the rules or as a fault) changes nothing.
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Create(u64),
+            Read(u32, u64, u64),
+            Write(u32, u64, Vec<u8>),
+            Append(u32, Vec<u8>),
+            Truncate(u32, u64),
+            Copy(u32, u32, u64, u64, u64),
+            Drop(u32),
+        }
+
+        /// Handles: mostly ones that exist (or did), sometimes anything.
+        fn handle() -> impl Strategy<Value = u32> {
+            prop_oneof![
+                4 => (0u32..6).prop_map(|i| i),
+                1 => (0u32..6).prop_map(|i| i | (1 << INDEX_BITS)),
+                1 => any::<u32>(),
+            ]
+        }
+
+        fn figure() -> impl Strategy<Value = u64> {
+            prop_oneof![6 => 0..40u64, 1 => u64::MAX - 40..=u64::MAX, 1 => any::<u64>()]
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let data = || prop::collection::vec(any::<u8>(), 0..20);
+            prop_oneof![
+                (prop_oneof![0..64u64, figure()]).prop_map(Op::Create),
+                (handle(), figure(), figure()).prop_map(|(h, o, l)| Op::Read(h, o, l)),
+                (handle(), figure(), data()).prop_map(|(h, o, d)| Op::Write(h, o, d)),
+                (handle(), data()).prop_map(|(h, d)| Op::Append(h, d)),
+                (handle(), figure()).prop_map(|(h, n)| Op::Truncate(h, n)),
+                (handle(), handle(), figure(), figure(), figure())
+                    .prop_map(|(d, s, so, o, l)| Op::Copy(d, s, so, o, l)),
+                handle().prop_map(Op::Drop),
+            ]
+        }
+
+        fn snapshot(b: &Buffers) -> Vec<Option<(Kind, u64, Vec<u8>)>> {
+            b.slots
+                .iter()
+                .map(|slot| {
+                    let buf = slot.buffer.as_ref()?;
+                    Some((
+                        buf.kind,
+                        buf.limit,
+                        buf.storage.slice(0, buf.storage.len()).to_vec(),
+                    ))
+                })
+                .collect()
+        }
+
+        proptest! {
+            // PROPTEST_CASES runs more (or fewer) sequences.
+            #![proptest_config(ProptestConfig {
+                cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000),
+                ..ProptestConfig::default()
+            })]
+            #[test]
+            fn hostile_sequences_never_panic_and_refusals_change_nothing(
+                ops in prop::collection::vec(op(), 1..80),
+                quota in 0..100u64,
+                max_copy in prop_oneof![Just(u64::MAX), 0..30u64],
+            ) {
+                let mut b = Buffers::new(quota, 6, max_copy);
+                b.insert_input(b"the input".to_vec().into()).unwrap();
+                b.insert_output(32).unwrap();
+                for op in ops {
+                    let before = snapshot(&b);
+                    let h = Handle::from_raw;
+                    let refused = match op {
+                        Op::Create(limit) => !matches!(b.create(limit), Ok(Ok(_))),
+                        Op::Read(x, o, l) => !matches!(b.read(h(x), o, l), Ok(Ok(_))),
+                        Op::Write(x, o, d) => b.write(h(x), o, &d) != Ok(Ok(())),
+                        Op::Append(x, d) => b.append(h(x), &d) != Ok(Ok(())),
+                        Op::Truncate(x, n) => b.truncate(h(x), n) != Ok(Ok(())),
+                        Op::Copy(d, s, so, o, l) => !matches!(b.copy(h(d), h(s), so, o, l), Ok(Ok(_))),
+                        Op::Drop(x) => b.drop_scratch(h(x)).is_err(),
+                    };
+                    if refused {
+                        prop_assert_eq!(&snapshot(&b), &before);
+                    }
+                    let scratch: u64 = snapshot(&b)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(kind, ..)| *kind == Kind::Scratch)
+                        .map(|(_, _, bytes)| bytes.len() as u64)
+                        .sum();
+                    prop_assert_eq!(b.quota().used, scratch);
+                    prop_assert!(scratch <= quota);
+                    for (_, limit, bytes) in snapshot(&b).into_iter().flatten() {
+                        prop_assert!(bytes.len() as u64 <= limit);
+                    }
+                }
+            }
+        }
     }
 }

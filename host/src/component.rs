@@ -10,7 +10,7 @@
 use wasmtime::component::{HasData, Linker, Resource};
 
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
-use crate::buffers::{Buffers, Handle, HandleError, Outcome};
+use crate::buffers::{Buffers, Fault, Handle, Outcome};
 use crate::rules;
 use crate::state::RunState;
 
@@ -68,7 +68,7 @@ fn lift<T, U>(
     }
 }
 
-fn trap(fault: HandleError) -> wasmtime::Error {
+fn trap(fault: Fault) -> wasmtime::Error {
     wasmtime::Error::new(fault)
 }
 

@@ -26,13 +26,15 @@ pub mod buffers;
 mod component;
 mod core_abi;
 pub mod destination;
+pub mod error;
 pub mod rules;
 pub mod run;
 mod state;
 pub mod storage;
 pub mod units;
 
-pub use run::{Guest, Host, Limits, LoadError, RunError};
+pub use error::{Limit, LoadError, RunError};
+pub use run::{Guest, Host, HostOptions, Limits};
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
 /// `copy`, `upper`, `lower`, `reverse`, `count` and `selftest`.

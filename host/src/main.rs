@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bufbridge::destination::Destination;
-use bufbridge::units::parse_size;
-use bufbridge::{DEFAULT_GUEST, Host, Limits, RunError};
+use bufbridge::units::{parse_duration, parse_size};
+use bufbridge::{DEFAULT_GUEST, Host, HostOptions, Limits, RunError};
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as `--help` and the README list them.
@@ -26,6 +27,9 @@ Exit codes:
   2  usage error: bad arguments, or GUEST is not a bufbridge component
   3  the guest trapped or hit a limit (the message names the cause)
   4  host I/O error: the guest or input is unreadable, or the output is unwritable
+
+Limits (all flags of `bufbridge run`, with units): --timeout 30s, --memory 256MiB,
+--quota 1GiB, --max-output 4GiB, --max-buffers 4096, --max-copy 256MiB, --fuel (off).
 
 On any failure the output file is left exactly as it was.";
 
@@ -68,7 +72,7 @@ Exit codes:
 
 #[derive(Args)]
 struct RunArgs {
-    /// Guest component (.wasm) to run [default: the embedded default guest]
+    /// Guest to run: a component, or a core module (.wasm or .wat) [default: the embedded default guest]
     guest: Option<PathBuf>,
 
     /// File to read, or `-` for stdin; never modified
@@ -86,6 +90,30 @@ struct RunArgs {
     /// Most bytes the guest's scratch buffers may hold together
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GiB")]
     quota: u64,
+
+    /// Wall-clock limit for the guest (ms, s, m, h); 0 for none
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    timeout: Duration,
+
+    /// Instruction budget (fuel units, about one per wasm instruction) [default: unlimited]
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+
+    /// Most linear memory the guest may have
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
+    memory: u64,
+
+    /// Most buffers alive at once, input and output included
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_buffers: usize,
+
+    /// Most bytes one buffer call may move
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
+    max_copy: u64,
+
+    /// On failure, print the whole error chain and the guest's backtrace
+    #[arg(short, long)]
+    verbose: bool,
 
     /// Arguments passed to the guest's `process` (after `--`)
     #[arg(last = true, value_name = "ARGS")]
@@ -141,7 +169,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         Some(dest)
     };
 
-    let host = Host::new().map_err(|e| {
+    let options = HostOptions {
+        fuel: args.fuel.is_some(),
+    };
+    let host = Host::with_options(options).map_err(|e| {
         fail(
             exit::IO,
             format!("cannot start the WebAssembly engine: {e:#}"),
@@ -157,14 +188,23 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let limits = Limits {
         max_output: args.max_output,
         quota: args.quota,
-        ..Limits::default()
+        max_buffers: args.max_buffers,
+        max_copy: args.max_copy,
+        memory: args.memory,
+        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
+        fuel: args.fuel,
     };
-    let output = host
-        .run(&guest, input, &args.args, &limits)
-        .map_err(|e| match e {
-            RunError::Failed(_) => fail(exit::GUEST_ERROR, e.to_string()),
-            RunError::Trapped(_) => fail(exit::TRAPPED, e.to_string()),
-        })?;
+    let output = host.run(&guest, input, &args.args, &limits).map_err(|e| {
+        let code = match e {
+            RunError::Failed(_) => exit::GUEST_ERROR,
+            RunError::LimitExceeded(..) | RunError::Trapped(_) => exit::TRAPPED,
+        };
+        let mut message = e.to_string();
+        if args.verbose && !matches!(e, RunError::Failed(_)) {
+            message = format!("{message}\n\n{}", e.details());
+        }
+        fail(code, message)
+    })?;
 
     match destination {
         Some(dest) => dest.commit(&output).map_err(|e| {

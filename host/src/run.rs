@@ -1,23 +1,25 @@
-//! The engine, the linker, and one run of a guest.
+//! The engine, the linkers, the limits, and one run of a guest.
 
 use std::borrow::Cow;
-use std::fmt;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use wasmtime::component::{self as cm, Component};
-use wasmtime::{
-    Config, Engine, ExternType, InstancePre, Module, Store, StoreLimitsBuilder, ValType,
-};
+use wasmtime::{Config, Engine, ExternType, InstancePre, Module, Store, Trap, ValType};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::ProcessorPre;
-use crate::buffers::{Buffers, Handle, HandleError};
-use crate::state::RunState;
+use crate::buffers::{Buffers, Fault, Handle};
+use crate::error::{Limit, LoadError, RunError};
+use crate::state::{Limiter, RunState};
 use crate::{component, core_abi};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
 
-/// The bounds of one run.
+/// The bounds of one run. Every field has a default meant for untrusted
+/// guests; raise them for guests you trust with more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// The output buffer's limit: the most bytes a run can produce.
@@ -26,8 +28,16 @@ pub struct Limits {
     pub quota: u64,
     /// The most buffers alive at once, input and output included.
     pub max_buffers: usize,
-    /// The most linear memory the guest may have.
+    /// The most bytes one host call may move (`read`, `write`, `append`,
+    /// `copy-from`): a host call cannot be interrupted, so this bounds how
+    /// long one blocks.
+    pub max_copy: u64,
+    /// The most linear memory the guest may have, all memories together.
     pub memory: u64,
+    /// Wall-clock time for instantiating and running the guest; `None` for no limit.
+    pub timeout: Option<Duration>,
+    /// An instruction budget; needs a host made with [`HostOptions::fuel`].
+    pub fuel: Option<u64>,
 }
 
 impl Default for Limits {
@@ -36,72 +46,27 @@ impl Default for Limits {
             max_output: 4 * GIB,
             quota: GIB,
             max_buffers: 4096,
+            max_copy: 256 * MIB,
             memory: 256 * MIB,
+            timeout: Some(Duration::from_secs(30)),
+            fuel: None,
         }
     }
 }
 
-/// Why a guest could not be loaded.
-#[derive(Debug)]
-pub enum LoadError {
-    /// The bytes are not valid WebAssembly (binary or text).
-    Invalid(wasmtime::Error),
-    /// A valid component that does not fit the `processor` world.
-    IncompatibleComponent(wasmtime::Error),
-    /// A valid core module that does not fit the core ABI.
-    IncompatibleModule(wasmtime::Error),
+/// How the engine is built; fixed for the life of a [`Host`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostOptions {
+    /// Count instructions so [`Limits::fuel`] can be enforced. It costs
+    /// guest speed, so it is off unless asked for.
+    pub fuel: bool,
 }
 
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Invalid(e) => write!(
-                f,
-                "not valid WebAssembly (a component or a core module, binary or text): {e:#}"
-            ),
-            LoadError::IncompatibleComponent(e) => write!(
-                f,
-                "the component does not fit the bufbridge `processor` world (wit/buffers.wit): {e:#}"
-            ),
-            LoadError::IncompatibleModule(e) => write!(
-                f,
-                "the core module does not fit the bufbridge core ABI (wit/CORE_ABI.md): {e:#}"
-            ),
-        }
-    }
-}
+/// How often the epoch advances: the resolution of [`Limits::timeout`].
+const TICK: Duration = Duration::from_millis(10);
 
-impl std::error::Error for LoadError {}
-
-/// Why a run produced no output.
-#[derive(Debug)]
-pub enum RunError {
-    /// `process` returned `err(message)`.
-    Failed(String),
-    /// The guest trapped or broke a limit; the run was stopped.
-    Trapped(wasmtime::Error),
-}
-
-impl RunError {
-    /// The cause in one line: the innermost error, which names what the guest did.
-    pub fn summary(&self) -> String {
-        match self {
-            RunError::Failed(message) => message.clone(),
-            RunError::Trapped(e) => e.root_cause().to_string(),
-        }
-    }
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Failed(message) => write!(f, "guest failed: {message}"),
-            RunError::Trapped(_) => write!(f, "guest trapped: {}", self.summary()),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
+/// The deepest the guest's wasm stack may go; deeper recursion traps.
+const MAX_WASM_STACK: usize = 1024 * 1024;
 
 /// A compiled guest, ready to run any number of times.
 #[derive(Clone)]
@@ -125,16 +90,27 @@ impl Guest {
 /// The engine and linkers, built once and shared by every run.
 pub struct Host {
     engine: Engine,
+    options: HostOptions,
     component_linker: cm::Linker<RunState>,
     core_linker: wasmtime::Linker<RunState>,
+    /// Advances the engine's epoch every [`TICK`] while the host lives.
+    _ticker: mpsc::Sender<()>,
 }
 
 impl Host {
+    /// A host with the default [`HostOptions`].
     pub fn new() -> wasmtime::Result<Self> {
+        Host::with_options(HostOptions::default())
+    }
+
+    pub fn with_options(options: HostOptions) -> wasmtime::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         // No async component features are used; without them host calls are cheaper.
         config.concurrency_support(false);
+        config.epoch_interruption(true);
+        config.consume_fuel(options.fuel);
+        config.max_wasm_stack(MAX_WASM_STACK);
         let engine = Engine::new(&config)?;
         let mut component_linker = cm::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)?;
@@ -142,7 +118,9 @@ impl Host {
         let mut core_linker = wasmtime::Linker::new(&engine);
         core_abi::add_to_linker(&mut core_linker)?;
         Ok(Host {
+            _ticker: start_ticker(engine.clone())?,
             engine,
+            options,
             component_linker,
             core_linker,
         })
@@ -154,11 +132,8 @@ impl Host {
         let binary = if wasm.starts_with(b"\0asm") {
             Cow::Borrowed(wasm)
         } else {
-            Cow::Owned(
-                wat::parse_bytes(wasm)
-                    .map_err(|e| LoadError::Invalid(e.into()))?
-                    .into_owned(),
-            )
+            let binary = wat::parse_bytes(wasm).map_err(|e| LoadError::Invalid(e.into()))?;
+            Cow::Owned(binary.into_owned())
         };
         let kind = if wasmparser::Parser::is_component(&binary) {
             let component = Component::new(&self.engine, &binary).map_err(LoadError::Invalid)?;
@@ -189,48 +164,85 @@ impl Host {
         args: &[String],
         limits: &Limits,
     ) -> Result<Vec<u8>, RunError> {
-        let mut buffers = Buffers::new(limits.quota, limits.max_buffers);
-        let (input, output) = match (
-            buffers.insert_input(input.into()),
-            buffers.insert_output(limits.max_output),
-        ) {
+        let mut buffers = Buffers::new(limits.quota, limits.max_buffers, limits.max_copy);
+        let input = buffers.insert_input(input.into());
+        let output = buffers.insert_output(limits.max_output);
+        let (input, output) = match (input, output) {
             (Ok(input), Ok(output)) => (input, output),
-            (Err(e), _) | (_, Err(e)) => return Err(trapped(e)),
+            (Err(e), _) | (_, Err(e)) => return Err(blame(wasmtime::Error::new(e), None, limits)),
         };
         let memory = usize::try_from(limits.memory).unwrap_or(usize::MAX);
-        let store_limits = StoreLimitsBuilder::new().memory_size(memory).build();
-        let mut store = Store::new(
-            &self.engine,
-            RunState::new(wasi_context(), buffers, store_limits),
-        );
+        let state = RunState::new(wasi_context(), buffers, Limiter::new(memory));
+        let mut store = Store::new(&self.engine, state);
         store.limiter(RunState::limiter);
-
-        match &guest.kind {
-            GuestKind::Component(pre) => run_component(pre, &mut store, input, output, args)?,
-            GuestKind::Core(pre) => run_core(pre, &mut store, input, output, args)?,
+        store.set_epoch_deadline(match limits.timeout {
+            // One tick more than the timeout: the first tick may come at once.
+            Some(timeout) => (timeout.as_nanos() / TICK.as_nanos()) as u64 + 1,
+            None => u64::MAX / 2,
+        });
+        match (limits.fuel, self.options.fuel) {
+            (Some(fuel), true) => store.set_fuel(fuel).map_err(RunError::Trapped)?,
+            (None, true) => store.set_fuel(u64::MAX).map_err(RunError::Trapped)?,
+            (Some(_), false) => {
+                return Err(RunError::Trapped(wasmtime::format_err!(
+                    "a fuel limit needs a host built with `HostOptions {{ fuel: true, .. }}`"
+                )));
+            }
+            (None, false) => {}
         }
-        let output = store.data_mut().buffers.remove(output).map_err(trapped)?;
+
+        let outcome = match &guest.kind {
+            GuestKind::Component(pre) => run_component(pre, &mut store, input, output, args),
+            GuestKind::Core(pre) => run_core(pre, &mut store, input, output, args),
+        };
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(RunError::Failed(message)),
+            Err(trap) => return Err(blame(trap, Some(store.data()), limits)),
+        }
+        let output = store.data_mut().buffers.remove(output);
+        let output = output.map_err(|fault| RunError::Trapped(wasmtime::Error::new(fault)))?;
         Ok(output.into_bytes())
     }
 }
 
+/// Says which limit, if any, a trap comes from.
+fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
+    let limit = match trap.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => limits.timeout.map(Limit::Time),
+        Some(Trap::OutOfFuel) => limits.fuel.map(Limit::Fuel),
+        _ => match trap.downcast_ref::<Fault>() {
+            Some(Fault::TooMany(n)) => Some(Limit::Buffers(*n)),
+            Some(Fault::CopyTooLarge { cap, .. }) => Some(Limit::CopyPerCall(*cap)),
+            // A refused memory growth usually ends as the guest's own
+            // allocation-failure trap: the cause is the cap.
+            _ if state.is_some_and(|s| s.limiter.memory_refused) => {
+                Some(Limit::Memory(limits.memory))
+            }
+            _ => None,
+        },
+    };
+    match limit {
+        Some(limit) => RunError::LimitExceeded(limit, trap),
+        None => RunError::Trapped(trap),
+    }
+}
+
+/// `Ok(Err(message))` is the guest's own failure; `Err` a trap.
 fn run_component(
     pre: &ProcessorPre<RunState>,
     store: &mut Store<RunState>,
     input: Handle,
     output: Handle,
     args: &[String],
-) -> Result<(), RunError> {
-    let processor = pre.instantiate(&mut *store).map_err(RunError::Trapped)?;
-    processor
-        .call_process(
-            store,
-            component::resource(input),
-            component::resource(output),
-            args,
-        )
-        .map_err(RunError::Trapped)?
-        .map_err(RunError::Failed)
+) -> wasmtime::Result<Result<(), String>> {
+    let processor = pre.instantiate(&mut *store)?;
+    processor.call_process(
+        store,
+        component::resource(input),
+        component::resource(output),
+        args,
+    )
 }
 
 fn run_core(
@@ -239,27 +251,22 @@ fn run_core(
     input: Handle,
     output: Handle,
     args: &[String],
-) -> Result<(), RunError> {
+) -> wasmtime::Result<Result<(), String>> {
     store.data_mut().core.args = args.to_vec();
-    let instance = pre.instantiate(&mut *store).map_err(RunError::Trapped)?;
+    let instance = pre.instantiate(&mut *store)?;
     // Both exports were checked when the module was loaded.
     let memory = instance.get_memory(&mut *store, "memory");
     store.data_mut().core.memory = memory;
-    let process = instance
-        .get_typed_func::<(i32, i32), i32>(&mut *store, "process")
-        .map_err(RunError::Trapped)?;
+    let process = instance.get_typed_func::<(i32, i32), i32>(&mut *store, "process")?;
     let raw = |h: Handle| h.to_raw() as i32;
-    match process
-        .call(&mut *store, (raw(input), raw(output)))
-        .map_err(RunError::Trapped)?
-    {
-        0 => Ok(()),
-        status => Err(RunError::Failed(
-            store.data_mut().core.failure.take().unwrap_or_else(|| {
+    Ok(
+        match process.call(&mut *store, (raw(input), raw(output)))? {
+            0 => Ok(()),
+            status => Err(store.data_mut().core.failure.take().unwrap_or_else(|| {
                 format!("`process` returned {status} without calling `fail` to say why")
-            }),
-        )),
-    }
+            })),
+        },
+    )
 }
 
 /// A core guest must export `memory` and `process: (i32, i32) -> i32`.
@@ -289,7 +296,8 @@ fn check_core_exports(module: &Module) -> wasmtime::Result<()> {
 /// WASI for a guest: nothing of the host's but a place to print to.
 fn wasi_context() -> wasmtime_wasi::WasiCtx {
     WasiCtxBuilder::new()
-        // Guest prints go to the host's stderr, never into the output.
+        // Guest prints go to the host's stderr, never into the output; each
+        // write goes straight through, so a flood of prints is never held.
         .stdout(std::io::stderr())
         .stderr(std::io::stderr())
         .allow_tcp(false)
@@ -298,6 +306,17 @@ fn wasi_context() -> wasmtime_wasi::WasiCtx {
         .build()
 }
 
-fn trapped(e: HandleError) -> RunError {
-    RunError::Trapped(wasmtime::Error::new(e))
+/// Advances `engine`'s epoch every [`TICK`] until the returned sender drops.
+/// One ticker serves every store of the engine: each store's deadline counts
+/// ticks from when its run began, so concurrent runs do not disturb each other.
+fn start_ticker(engine: Engine) -> std::io::Result<mpsc::Sender<()>> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    thread::Builder::new()
+        .name("bufbridge-epoch".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
+                engine.increment_epoch();
+            }
+        })?;
+    Ok(stop)
 }

@@ -3,7 +3,7 @@
 //! buffer functions the buffer table) and none needs a lock.
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Memory, ResourceLimiter, StoreLimits};
+use wasmtime::{Memory, ResourceLimiter};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::buffers::Buffers;
@@ -16,7 +16,7 @@ pub struct RunState {
     /// The run's buffers: input, output and the guest's scratch buffers.
     pub(crate) buffers: Buffers,
     /// Caps on the guest's memories and tables.
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: Limiter,
     /// What only a core-module guest needs.
     pub(crate) core: CoreState,
 }
@@ -33,18 +33,68 @@ pub(crate) struct CoreState {
 }
 
 impl RunState {
-    pub(crate) fn new(wasi: WasiCtx, buffers: Buffers, limits: StoreLimits) -> Self {
+    pub(crate) fn new(wasi: WasiCtx, buffers: Buffers, limiter: Limiter) -> Self {
         RunState {
             wasi,
             table: ResourceTable::new(),
             buffers,
-            limits,
+            limiter,
             core: CoreState::default(),
         }
     }
 
     pub(crate) fn limiter(&mut self) -> &mut dyn ResourceLimiter {
-        &mut self.limits
+        &mut self.limiter
+    }
+}
+
+/// Caps the guest's linear memories (all of them together) and tables, and
+/// remembers refusing, so a trap that follows can be blamed on the cap.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    memory_cap: usize,
+    memory_used: usize,
+    /// Set when a memory growth was refused.
+    pub memory_refused: bool,
+}
+
+/// Enough table slots for any real program's function pointers.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl Limiter {
+    pub(crate) fn new(memory_cap: usize) -> Self {
+        Limiter {
+            memory_cap,
+            memory_used: 0,
+            memory_refused: false,
+        }
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Called for a memory's initial size too (current = 0), so this sums all memories.
+        let total = (self.memory_used - current).saturating_add(desired);
+        if total > self.memory_cap {
+            self.memory_refused = true;
+            return Ok(false);
+        }
+        self.memory_used = total;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
 

@@ -1,6 +1,7 @@
-//! Sizes in human units, as the command line takes them.
+//! Sizes and durations in human units, as the command line takes them.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Parses `1048576`, `512k`, `64KiB`, `64MiB`, `1.5GiB`, `100MB`, `2g` and the
 /// like. Binary and decimal prefixes mean what they say (`KiB` = 1024,
@@ -67,6 +68,47 @@ impl fmt::Display for Size {
     }
 }
 
+/// Parses `30s`, `500ms`, `1.5s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try `30s` or `500ms`)"))?;
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("`{text}` is too long a duration"))
+}
+
+/// A duration written for people: `2s`, `500ms`, `1.5s`.
+pub struct Seconds(pub Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d < Duration::from_secs(1) {
+            write!(f, "{}ms", d.as_millis())
+        } else if d.subsec_millis() == 0 {
+            write!(f, "{}s", d.as_secs())
+        } else {
+            write!(f, "{}s", d.as_secs_f64())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +154,29 @@ mod tests {
         assert_eq!(Size(512).to_string(), "512 bytes");
         assert_eq!(Size(64 << 20).to_string(), "64 MiB");
         assert_eq!(Size(3 << 29).to_string(), "1.5 GiB");
+    }
+
+    #[test]
+    fn durations_parse_and_display() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(
+            parse_duration("3 days")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_duration("1e400").is_err());
+        assert_eq!(Seconds(Duration::from_secs(2)).to_string(), "2s");
+        assert_eq!(Seconds(Duration::from_millis(250)).to_string(), "250ms");
+        assert_eq!(Seconds(Duration::from_millis(1500)).to_string(), "1.5s");
     }
 }

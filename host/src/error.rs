@@ -1,0 +1,106 @@
+//! What can go wrong loading or running a guest, in words that name the cause.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::units::Size;
+
+/// Why a guest could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The bytes are not valid WebAssembly (binary or text).
+    Invalid(wasmtime::Error),
+    /// A valid component that does not fit the `processor` world.
+    IncompatibleComponent(wasmtime::Error),
+    /// A valid core module that does not fit the core ABI.
+    IncompatibleModule(wasmtime::Error),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Invalid(e) => write!(
+                f,
+                "not valid WebAssembly (a component or a core module, binary or text): {e:#}"
+            ),
+            LoadError::IncompatibleComponent(e) => write!(
+                f,
+                "the component does not fit the bufbridge `processor` world (wit/buffers.wit): {e:#}"
+            ),
+            LoadError::IncompatibleModule(e) => write!(
+                f,
+                "the core module does not fit the bufbridge core ABI (wit/CORE_ABI.md): {e:#}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A limit of [`crate::Limits`] that a guest ran into, with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Time(Duration),
+    Fuel(u64),
+    Memory(u64),
+    Buffers(usize),
+    CopyPerCall(u64),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Time(t) => write!(f, "the time limit of {}", crate::units::Seconds(*t)),
+            Limit::Fuel(n) => write!(f, "the fuel limit of {n} units"),
+            Limit::Memory(bytes) => write!(f, "the memory limit of {}", Size(*bytes)),
+            Limit::Buffers(n) => write!(f, "the limit of {n} live buffers"),
+            Limit::CopyPerCall(bytes) => write!(f, "the per-call copy limit of {}", Size(*bytes)),
+        }
+    }
+}
+
+/// Why a run produced no output.
+#[derive(Debug)]
+pub enum RunError {
+    /// `process` returned `err(message)`.
+    Failed(String),
+    /// The guest ran into a limit and was stopped; the error has the details.
+    LimitExceeded(Limit, wasmtime::Error),
+    /// The guest trapped (a fault of its own, or a misuse of the interface).
+    Trapped(wasmtime::Error),
+}
+
+impl RunError {
+    /// The cause in one line, without the "guest failed/trapped" prefix of
+    /// `Display`: the guest's message, the limit, or the innermost error of
+    /// a trap (which names what the guest did; the outer ones only say where).
+    pub fn summary(&self) -> String {
+        match self {
+            RunError::Failed(message) => message.clone(),
+            RunError::LimitExceeded(limit, _) => format!("exceeded {limit}"),
+            RunError::Trapped(e) => e.root_cause().to_string(),
+        }
+    }
+
+    /// Everything known: the error chain and, for a trap, the guest's
+    /// backtrace (what `-v` prints).
+    pub fn details(&self) -> String {
+        match self {
+            RunError::Failed(message) => message.clone(),
+            RunError::LimitExceeded(_, e) | RunError::Trapped(e) => format!("{e:?}"),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    /// One line naming the cause.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Failed(message) => write!(f, "guest failed: {message}"),
+            RunError::LimitExceeded(..) => write!(f, "guest {}", self.summary()),
+            RunError::Trapped(_) => write!(f, "guest trapped: {}", self.summary()),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
