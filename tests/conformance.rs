@@ -6,12 +6,14 @@
 //!
 //! `PROPTEST_CASES` sets how many sequences run (default 2000 per path).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bufbridge::{Guest, Host, Limits};
+use std::io::Write;
+
+use bufbridge::{Guest, Host, Input, Limits, Output, RunError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -497,7 +499,7 @@ fn guests() -> &'static Guests {
 }
 
 fn build(target: &str) -> Vec<u8> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-guest");
     let status = Command::new(env!("CARGO"))
         .args([
@@ -528,12 +530,50 @@ fn build(target: &str) -> Vec<u8> {
 }
 
 /// Runs one sequence through `guest` and the model; returns how many ops ran.
-fn check_path(
-    guest: &Guest,
+/// One way into the host: a guest, whether its errors carry figures, and
+/// whether the input and output buffers are backed by files.
+#[derive(Clone, Copy)]
+struct Path {
+    name: &'static str,
+    guest: fn() -> &'static Guest,
     payloads: bool,
-    draws: &[Draw],
-    quota: u64,
-) -> Result<u64, TestCaseError> {
+    files: bool,
+}
+
+const COMPONENT: Path = Path {
+    name: "component path",
+    guest: || &guests().component,
+    payloads: true,
+    files: false,
+};
+
+const CORE: Path = Path {
+    name: "core path",
+    guest: || &guests().core,
+    payloads: false,
+    files: false,
+};
+
+fn run_script(path: Path, script: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, RunError> {
+    let host = &guests().host;
+    if !path.files {
+        return host.run((path.guest)(), script, &[], limits);
+    }
+    let mut input = tempfile::tempfile().unwrap();
+    input.write_all(&script).unwrap();
+    let output = tempfile::tempfile().unwrap();
+    let produced = host.run_with(
+        (path.guest)(),
+        Input::File(input),
+        Output::File(output),
+        &[],
+        limits,
+    )?;
+    Ok(produced.into_bytes().unwrap())
+}
+
+fn check_path(path: Path, draws: &[Draw], quota: u64) -> Result<u64, TestCaseError> {
+    let payloads = path.payloads;
     let ops = resolve(draws, quota);
     let mut script = Vec::new();
     for op in &ops {
@@ -546,9 +586,7 @@ fn check_path(
         quota,
         ..Limits::default()
     };
-    let out = guests()
-        .host
-        .run(guest, script, &[], &limits)
+    let out = run_script(path, script, &limits)
         .map_err(|e| TestCaseError::fail(format!("run failed: {e}")))?;
     let got = parse(&out, &ops, payloads);
     let want = expected(&model, &outcomes, payloads);
@@ -565,36 +603,50 @@ fn cases() -> u32 {
         .unwrap_or(2000)
 }
 
-fn run_against_model(guest: impl Fn() -> &'static Guest, payloads: bool, name: &str) {
+fn run_against_model(path: Path, cases: u32) {
     let ops = AtomicU64::new(0);
     let mut runner = TestRunner::new(Config {
-        cases: cases(),
+        cases,
         failure_persistence: None,
         ..Config::default()
     });
     let strategy = (prop::collection::vec(draw(), 1..60), 0..160u64);
     runner
         .run(&strategy, |(draws, quota)| {
-            let n = check_path(guest(), payloads, &draws, quota)?;
+            let n = check_path(path, &draws, quota)?;
             ops.fetch_add(n, Ordering::Relaxed);
             Ok(())
         })
         .unwrap();
     eprintln!(
-        "{name}: {} sequences, {} operations, all matched the model",
-        cases(),
+        "{}: {cases} sequences, {} operations, all matched the model",
+        path.name,
         ops.into_inner()
     );
 }
 
 #[test]
 fn component_path_matches_the_model() {
-    run_against_model(|| &guests().component, true, "component path");
+    run_against_model(COMPONENT, cases());
 }
 
 #[test]
 fn core_path_matches_the_model() {
-    run_against_model(|| &guests().core, false, "core path");
+    run_against_model(CORE, cases());
+}
+
+/// The same with the input and output in files (scratch buffers stay in
+/// memory), so positioned I/O and file-to-file copies answer to the model
+/// too. Fewer cases: each one makes two files.
+#[test]
+fn file_backed_buffers_match_the_model() {
+    let files = |path: Path, name| Path {
+        name,
+        files: true,
+        ..path
+    };
+    run_against_model(files(COMPONENT, "component path, file-backed"), cases() / 4);
+    run_against_model(files(CORE, "core path, file-backed"), cases() / 4);
 }
 
 /// A fixed sequence with every error, so a model and a path that agreed on
@@ -615,8 +667,8 @@ fn a_fixed_sequence_gives_every_error_on_both_paths() {
     ];
     // `resolve` picks among live slots [0, 1, 2, 3]; these picks name them directly.
     let ops = resolve(&draws, 10);
-    for (guest, payloads) in [(&guests().component, true), (&guests().core, false)] {
-        check_path(guest, payloads, &draws, 10).unwrap();
+    for path in [COMPONENT, CORE] {
+        check_path(path, &draws, 10).unwrap();
     }
     let mut model = Model::new(vec![], MAX_OUTPUT, 10);
     let outcomes: Vec<_> = ops.iter().map(|op| model.apply(op)).collect();

@@ -9,7 +9,7 @@
 //! guest's handle (the caller traps), the inner one a refusal by the rules
 //! (the guest is told and nothing changed).
 
-use std::fmt;
+use std::{fmt, io};
 
 use crate::rules::{self, BufferError, Kind, Quota, Shape};
 use crate::storage::Storage;
@@ -97,8 +97,99 @@ impl fmt::Display for Fault {
 
 impl std::error::Error for Fault {}
 
-/// The outcome of an operation: a handle fault, or the rules' verdict.
-pub type Outcome<T> = Result<Result<T, BufferError>, Fault>;
+/// The host could not move a file-backed buffer's bytes (a full disk, an
+/// input file that shrank): the run stops, and it is no fault of the guest's.
+#[derive(Debug)]
+pub struct HostIo {
+    /// What the host was doing, e.g. "writing the output".
+    pub doing: String,
+    pub error: io::Error,
+}
+
+impl fmt::Display for HostIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host I/O error {}: {}", self.doing, self.error)
+    }
+}
+
+impl std::error::Error for HostIo {}
+
+/// Why an operation stopped the run instead of answering the guest.
+#[derive(Debug)]
+pub enum Stop {
+    Fault(Fault),
+    Io(HostIo),
+}
+
+impl From<Fault> for Stop {
+    fn from(fault: Fault) -> Self {
+        Stop::Fault(fault)
+    }
+}
+
+impl PartialEq for Stop {
+    /// Faults compare by value; I/O errors by kind.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Stop::Fault(a), Stop::Fault(b)) => a == b,
+            (Stop::Io(a), Stop::Io(b)) => a.error.kind() == b.error.kind(),
+            _ => false,
+        }
+    }
+}
+
+/// The outcome of an operation: a stop, or the rules' verdict.
+pub type Outcome<T> = Result<Result<T, BufferError>, Stop>;
+
+/// The name of a buffer of `kind`, for messages.
+fn name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Input => "the input",
+        Kind::Output => "the output",
+        Kind::Scratch => "a scratch buffer",
+    }
+}
+
+fn io(doing: impl Into<String>) -> impl FnOnce(io::Error) -> Stop {
+    move |error| {
+        Stop::Io(HostIo {
+            doing: doing.into(),
+            error,
+        })
+    }
+}
+
+/// An approved `read`: the bytes to hand over, still in the buffer, so the
+/// caller copies them exactly once, wherever they need to go.
+pub struct Read<'a> {
+    storage: &'a Storage,
+    kind: Kind,
+    offset: u64,
+    len: usize,
+}
+
+impl Read<'_> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the bytes into `dst`, which must be [`Read::len`] long.
+    pub fn copy_to(&self, dst: &mut [u8]) -> Result<(), Stop> {
+        self.storage
+            .read_at(self.offset, dst)
+            .map_err(io(format!("reading {}", name(self.kind))))
+    }
+
+    pub fn to_vec(&self) -> Result<Vec<u8>, Stop> {
+        let mut bytes = vec![0; self.len];
+        self.copy_to(&mut bytes)?;
+        Ok(bytes)
+    }
+}
 
 /// One buffer: its kind, limit and bytes.
 #[derive(Debug)]
@@ -172,12 +263,14 @@ impl Buffers {
         })
     }
 
-    /// The host's output buffer: empty, writable, bounded by `limit`.
-    pub fn insert_output(&mut self, limit: u64) -> Result<Handle, Fault> {
+    /// The host's output buffer: writable, bounded by `limit`, held in
+    /// `storage` (which must be empty).
+    pub fn insert_output(&mut self, limit: u64, storage: Storage) -> Result<Handle, Fault> {
+        debug_assert!(storage.is_empty());
         self.insert(Buffer {
             kind: Kind::Output,
             limit,
-            storage: Storage::new(),
+            storage,
         })
     }
 
@@ -186,12 +279,12 @@ impl Buffers {
         if let Err(e) = rules::create(&self.quota, limit) {
             return Ok(Err(e));
         }
-        self.insert(Buffer {
+        let buffer = Buffer {
             kind: Kind::Scratch,
             limit,
-            storage: Storage::new(),
-        })
-        .map(Ok)
+            storage: Storage::default(),
+        };
+        Ok(Ok(self.insert(buffer)?))
     }
 
     /// Drops a scratch buffer and gives its bytes back to the quota.
@@ -222,14 +315,23 @@ impl Buffers {
         Ok(self.get(h)?.limit)
     }
 
-    /// `read(offset, len)`: the approved bytes, borrowed from the buffer so the
-    /// caller copies them exactly once, wherever they need to go.
-    pub fn read(&self, h: Handle, offset: u64, len: u64) -> Outcome<&[u8]> {
+    /// `read(offset, len)`: the approved bytes, not yet copied.
+    pub fn read(&self, h: Handle, offset: u64, len: u64) -> Outcome<Read<'_>> {
         let buffer = self.get(h)?;
         match rules::read(&buffer.shape(), offset, len) {
             Ok(range) => {
-                self.check_copy(range.end - range.start)?;
-                Ok(Ok(buffer.storage.slice(range.start, range.end)))
+                let len = range.end - range.start;
+                self.check_copy(len)?;
+                Ok(Ok(Read {
+                    storage: &buffer.storage,
+                    kind: buffer.kind,
+                    offset,
+                    // Within a buffer whose bytes are in memory or under the copy cap.
+                    len: usize::try_from(len).map_err(|_| Fault::CopyTooLarge {
+                        bytes: len,
+                        cap: self.max_copy,
+                    })?,
+                }))
             }
             Err(e) => Ok(Err(e)),
         }
@@ -243,7 +345,10 @@ impl Buffers {
             Err(e) => return Ok(Err(e)),
         };
         self.check_copy(data.len() as u64)?;
-        self.get_mut(h)?.storage.write(offset, data);
+        let storage = &mut self.get_mut(h)?.storage;
+        storage
+            .write(offset, data)
+            .map_err(io(format!("writing {}", name(shape.kind))))?;
         self.quota.resize(shape.kind, shape.len, new_len);
         Ok(Ok(()))
     }
@@ -261,7 +366,10 @@ impl Buffers {
         if let Err(e) = rules::truncate(&shape, len) {
             return Ok(Err(e));
         }
-        buffer.storage.truncate(len);
+        buffer
+            .storage
+            .truncate(len)
+            .map_err(io(format!("truncating {}", name(shape.kind))))?;
         self.quota.resize(shape.kind, shape.len, len);
         Ok(Ok(()))
     }
@@ -282,19 +390,21 @@ impl Buffers {
             Err(e) => return Ok(Err(e)),
         };
         self.check_copy(copy.count)?;
+        let src_kind = self.get(src)?.kind;
+        let doing = || format!("copying {} into {}", name(src_kind), name(shape.kind));
         if src == dst {
             let storage = &mut self.get_mut(dst)?.storage;
-            storage.copy_within(src_offset, offset, copy.count);
+            storage
+                .copy_within(src_offset, offset, copy.count)
+                .map_err(io(doing()))?;
         } else {
             // Two distinct live slots: borrow both at once, without copying
             // the source out first.
             let (src_slot, dst_slot) = pair_mut(&mut self.slots, src.index(), dst.index());
-            let src_bytes = src_slot.buffer.as_ref().expect("checked above");
-            let dst_buffer = dst_slot.buffer.as_mut().expect("checked above");
-            let end = src_offset + copy.count;
-            dst_buffer
-                .storage
-                .write(offset, src_bytes.storage.slice(src_offset, end));
+            let from = &src_slot.buffer.as_ref().expect("checked above").storage;
+            let to = &mut dst_slot.buffer.as_mut().expect("checked above").storage;
+            to.copy_from(from, src_offset, offset, copy.count)
+                .map_err(io(doing()))?;
         }
         self.quota.resize(shape.kind, shape.len, copy.new_len);
         Ok(Ok(copy.count))
@@ -356,12 +466,16 @@ fn pair_mut<T>(items: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
 mod tests {
     use super::*;
 
+    fn bytes(b: &Buffers, h: Handle, offset: u64, len: u64) -> Vec<u8> {
+        b.read(h, offset, len).unwrap().unwrap().to_vec().unwrap()
+    }
+
     fn table() -> (Buffers, Handle, Handle) {
         let mut buffers = Buffers::new(16, 8, 1 << 20);
         let input = buffers
             .insert_input(b"hello world".to_vec().into())
             .unwrap();
-        let output = buffers.insert_output(32).unwrap();
+        let output = buffers.insert_output(32, Storage::default()).unwrap();
         (buffers, input, output)
     }
 
@@ -380,8 +494,8 @@ mod tests {
             b.copy(s, input, 0, 5, 3).unwrap(),
             Err(BufferError::OutOfBounds(4))
         );
-        assert_eq!(b.read(s, 0, 100).unwrap().unwrap(), b"abcd");
-        assert_eq!(b.read(input, 0, 100).unwrap().unwrap(), b"hello world");
+        assert_eq!(bytes(&b, s, 0, 100), b"abcd");
+        assert_eq!(bytes(&b, input, 0, 100), b"hello world");
         assert_eq!(b.len(output).unwrap(), 0);
         assert_eq!(b.quota(), before);
     }
@@ -409,9 +523,9 @@ mod tests {
         let (mut b, _, output) = table();
         b.append(output, b"abcdef").unwrap().unwrap();
         assert_eq!(b.copy(output, output, 0, 2, 6).unwrap(), Ok(6));
-        assert_eq!(b.read(output, 0, 100).unwrap().unwrap(), b"ababcdef");
+        assert_eq!(bytes(&b, output, 0, 100), b"ababcdef");
         assert_eq!(b.copy(output, output, 3, 0, 2).unwrap(), Ok(2));
-        assert_eq!(b.read(output, 0, 100).unwrap().unwrap(), b"bcabcdef");
+        assert_eq!(bytes(&b, output, 0, 100), b"bcabcdef");
     }
 
     #[test]
@@ -426,7 +540,10 @@ mod tests {
         assert_eq!(b.len(s), Err(Fault::Unknown(s)));
         assert_eq!(b.len(t), Ok(0));
         let forged = Handle::from_raw(12345);
-        assert_eq!(b.write(forged, 0, b"x"), Err(Fault::Unknown(forged)));
+        assert_eq!(
+            b.write(forged, 0, b"x"),
+            Err(Stop::Fault(Fault::Unknown(forged)))
+        );
         assert_eq!(b.drop_scratch(input), Err(Fault::NotDroppable(input)));
         assert_eq!(b.drop_scratch(output), Err(Fault::NotDroppable(output)));
     }
@@ -435,25 +552,31 @@ mod tests {
     fn moving_more_than_the_per_call_cap_is_a_fault_that_changes_nothing() {
         let mut b = Buffers::new(1024, 8, 4);
         let input = b.insert_input(b"0123456789".to_vec().into()).unwrap();
-        let output = b.insert_output(100).unwrap();
-        let big = Fault::CopyTooLarge { bytes: 5, cap: 4 };
-        assert_eq!(b.read(input, 0, 5), Err(big.clone()));
-        assert_eq!(b.read(input, 6, 100).unwrap(), Ok(&b"6789"[..]));
-        assert_eq!(b.append(output, b"01234"), Err(big.clone()));
-        assert_eq!(b.copy(output, input, 0, 0, 5), Err(big));
+        let output = b.insert_output(100, Storage::default()).unwrap();
+        let big = Stop::Fault(Fault::CopyTooLarge { bytes: 5, cap: 4 });
+        assert_eq!(
+            b.read(input, 0, 5).err(),
+            Some(Stop::Fault(Fault::CopyTooLarge { bytes: 5, cap: 4 }))
+        );
+        assert_eq!(bytes(&b, input, 6, 100), b"6789");
+        assert_eq!(b.append(output, b"01234"), Err(big));
+        assert_eq!(
+            b.copy(output, input, 0, 0, 5),
+            Err(Stop::Fault(Fault::CopyTooLarge { bytes: 5, cap: 4 }))
+        );
         assert_eq!(b.len(output), Ok(0));
         // Refusals by the rules come first: nothing would move.
-        assert_eq!(
+        assert!(matches!(
             b.read(input, 11, 100),
             Ok(Err(BufferError::OutOfBounds(10)))
-        );
+        ));
     }
 
     #[test]
     fn live_buffers_are_capped() {
         let (mut b, _, _) = table();
         let made: Vec<_> = (0..6).map(|_| b.create(0).unwrap().unwrap()).collect();
-        assert_eq!(b.create(0), Err(Fault::TooMany(8)));
+        assert_eq!(b.create(0), Err(Stop::Fault(Fault::TooMany(8))));
         b.drop_scratch(made[0]).unwrap();
         assert!(b.create(0).unwrap().is_ok());
     }
@@ -510,11 +633,9 @@ mod tests {
                 .iter()
                 .map(|slot| {
                     let buf = slot.buffer.as_ref()?;
-                    Some((
-                        buf.kind,
-                        buf.limit,
-                        buf.storage.slice(0, buf.storage.len()).to_vec(),
-                    ))
+                    let mut bytes = vec![0; buf.storage.len() as usize];
+                    buf.storage.read_at(0, &mut bytes).unwrap();
+                    Some((buf.kind, buf.limit, bytes))
                 })
                 .collect()
         }
@@ -533,7 +654,7 @@ mod tests {
             ) {
                 let mut b = Buffers::new(quota, 6, max_copy);
                 b.insert_input(b"the input".to_vec().into()).unwrap();
-                b.insert_output(32).unwrap();
+                b.insert_output(32, Storage::default()).unwrap();
                 for op in ops {
                     let before = snapshot(&b);
                     let h = Handle::from_raw;

@@ -10,9 +10,9 @@
 use wasmtime::component::{HasData, Linker, Resource};
 
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
-use crate::buffers::{Buffers, Fault, Handle, Outcome};
+use crate::buffers::{Buffers, Handle, Outcome, Stop};
 use crate::rules;
-use crate::state::RunState;
+use crate::state::{RunState, trap};
 
 /// The Rust side of the WIT `buffer` resource: a marker, since the rep of a
 /// `Resource<BufferResource>` is the buffer's [`Handle`] in [`Buffers`].
@@ -57,19 +57,16 @@ impl From<rules::BufferError> for BufferError {
     }
 }
 
-/// A handle fault traps the guest; a refusal by the rules is its WIT error.
+/// A stop traps the guest; a refusal by the rules is its WIT error.
 fn lift<T, U>(
     outcome: Outcome<T>,
-    map: impl FnOnce(T) -> U,
+    map: impl FnOnce(T) -> Result<U, Stop>,
 ) -> wasmtime::Result<Result<U, BufferError>> {
     match outcome {
-        Ok(result) => Ok(result.map(map).map_err(BufferError::from)),
-        Err(fault) => Err(trap(fault)),
+        Ok(Ok(value)) => map(value).map(Ok).map_err(trap),
+        Ok(Err(e)) => Ok(Err(e.into())),
+        Err(stop) => Err(trap(stop)),
     }
-}
-
-fn trap(fault: Fault) -> wasmtime::Error {
-    wasmtime::Error::new(fault)
 }
 
 impl wit::Host for BuffersView<'_> {}
@@ -80,7 +77,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         limit: u64,
     ) -> wasmtime::Result<Result<Resource<BufferResource>, BufferError>> {
         lift(self.buffers.create(limit), |h| {
-            Resource::new_own(h.to_raw())
+            Ok(Resource::new_own(h.to_raw()))
         })
     }
 
@@ -101,7 +98,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         // The generated bindings take an owned Vec: this is the one copy.
         lift(
             self.buffers.read(handle(&this), offset, len.into()),
-            <[u8]>::to_vec,
+            |read| read.to_vec(),
         )
     }
 
@@ -111,7 +108,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         offset: u64,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), BufferError>> {
-        lift(self.buffers.write(handle(&this), offset, &data), |()| ())
+        lift(self.buffers.write(handle(&this), offset, &data), Ok)
     }
 
     fn append(
@@ -119,7 +116,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         this: Resource<BufferResource>,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), BufferError>> {
-        lift(self.buffers.append(handle(&this), &data), |()| ())
+        lift(self.buffers.append(handle(&this), &data), Ok)
     }
 
     fn truncate(
@@ -127,7 +124,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         this: Resource<BufferResource>,
         len: u64,
     ) -> wasmtime::Result<Result<(), BufferError>> {
-        lift(self.buffers.truncate(handle(&this), len), |()| ())
+        lift(self.buffers.truncate(handle(&this), len), Ok)
     }
 
     fn copy_from(
@@ -141,7 +138,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         let outcome = self
             .buffers
             .copy(handle(&this), handle(&src), src_offset, offset, len);
-        lift(outcome, |count| count)
+        lift(outcome, Ok)
     }
 
     fn drop(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<()> {

@@ -11,9 +11,9 @@ use std::ops::Range;
 
 use wasmtime::{Caller, Extern, Linker};
 
-use crate::buffers::{Handle, Outcome};
+use crate::buffers::{Handle, Outcome, Stop};
 use crate::rules::BufferError;
-use crate::state::RunState;
+use crate::state::{RunState, trap};
 
 /// The import module name core guests use.
 pub const MODULE: &str = "bufbridge:buffers/raw@0.1.0";
@@ -31,12 +31,12 @@ fn code(e: BufferError) -> i64 {
     }
 }
 
-/// A handle fault traps; a refusal becomes its code; success becomes `ok(value)`.
-fn lift<T>(outcome: Outcome<T>, ok: impl FnOnce(T) -> i64) -> wasmtime::Result<i64> {
+/// A stop traps; a refusal becomes its code; success becomes `ok(value)`.
+fn lift<T>(outcome: Outcome<T>, ok: impl FnOnce(T) -> Result<i64, Stop>) -> wasmtime::Result<i64> {
     match outcome {
-        Ok(Ok(value)) => Ok(ok(value)),
+        Ok(Ok(value)) => ok(value).map_err(trap),
         Ok(Err(e)) => Ok(code(e)),
-        Err(fault) => Err(wasmtime::Error::new(fault)),
+        Err(stop) => Err(trap(stop)),
     }
 }
 
@@ -97,9 +97,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             let outcome = state
                 .buffers
                 .read(handle(h), unsigned(offset), dst.len() as u64);
-            lift(outcome, |bytes| {
-                memory[dst.start..dst.start + bytes.len()].copy_from_slice(bytes);
-                bytes.len() as i64
+            lift(outcome, |read| {
+                read.copy_to(&mut memory[dst.start..dst.start + read.len()])?;
+                Ok(read.len() as i64)
             })
         },
     )?;
@@ -113,7 +113,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 state
                     .buffers
                     .write(handle(h), unsigned(offset), &memory[src]),
-                |()| 0,
+                |()| Ok(0),
             )
         },
     )?;
@@ -123,7 +123,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         |mut caller: Caller<'_, RunState>, h: i32, ptr: i32, len: i32| {
             let (memory, state) = memory_and_state(&mut caller)?;
             let src = guest_range(memory, ptr, len)?;
-            lift(state.buffers.append(handle(h), &memory[src]), |()| 0)
+            lift(state.buffers.append(handle(h), &memory[src]), |()| Ok(0))
         },
     )?;
     linker.func_wrap(
@@ -132,7 +132,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         |mut caller: Caller<'_, RunState>, h: i32, len: i64| {
             lift(
                 caller.data_mut().buffers.truncate(handle(h), unsigned(len)),
-                |()| 0,
+                |()| Ok(0),
             )
         },
     )?;
@@ -154,7 +154,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 unsigned(len),
             );
             // A count is at most a buffer's length, which fits in memory and so in an i64.
-            lift(outcome, |count| count as i64)
+            lift(outcome, |count| Ok(count as i64))
         },
     )?;
     linker.func_wrap(
@@ -162,7 +162,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         "create",
         |mut caller: Caller<'_, RunState>, limit: i64| {
             lift(caller.data_mut().buffers.create(unsigned(limit)), |h| {
-                i64::from(h.to_raw())
+                Ok(i64::from(h.to_raw()))
             })
         },
     )?;

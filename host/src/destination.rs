@@ -6,8 +6,8 @@
 //! destination is untouched; dropping a `Destination` removes the temporary
 //! file.
 
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
@@ -68,9 +68,13 @@ impl Destination {
         &self.path
     }
 
-    /// Writes `bytes`, syncs them to disk and renames them over the destination.
-    pub fn commit(mut self, bytes: &[u8]) -> io::Result<()> {
-        self.temp.write_all(bytes)?;
+    /// The temporary file, for writing the output into in place.
+    pub fn file(&self) -> io::Result<File> {
+        self.temp.as_file().try_clone()
+    }
+
+    /// Syncs what was written to disk and renames it over the destination.
+    pub fn commit(self) -> io::Result<()> {
         self.temp.as_file().sync_all()?;
         self.temp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())

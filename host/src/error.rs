@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::buffers::HostIo;
 use crate::units::Size;
 
 /// Why a guest could not be loaded.
@@ -68,6 +69,8 @@ pub enum RunError {
     LimitExceeded(Limit, wasmtime::Error),
     /// The guest trapped (a fault of its own, or a misuse of the interface).
     Trapped(wasmtime::Error),
+    /// The host could not read the input or write the output.
+    HostIo(HostIo),
 }
 
 impl RunError {
@@ -79,6 +82,7 @@ impl RunError {
             RunError::Failed(message) => message.clone(),
             RunError::LimitExceeded(limit, _) => format!("exceeded {limit}"),
             RunError::Trapped(e) => e.root_cause().to_string(),
+            RunError::HostIo(io) => io.to_string(),
         }
     }
 
@@ -88,6 +92,7 @@ impl RunError {
         match self {
             RunError::Failed(message) => message.clone(),
             RunError::LimitExceeded(_, e) | RunError::Trapped(e) => format!("{e:?}"),
+            RunError::HostIo(io) => format!("{io:?}"),
         }
     }
 }
@@ -99,6 +104,7 @@ impl fmt::Display for RunError {
             RunError::Failed(message) => write!(f, "guest failed: {message}"),
             RunError::LimitExceeded(..) => write!(f, "guest {}", self.summary()),
             RunError::Trapped(_) => write!(f, "guest trapped: {}", self.summary()),
+            RunError::HostIo(io) => write!(f, "{io}"),
         }
     }
 }

@@ -34,7 +34,7 @@ pub mod storage;
 pub mod units;
 
 pub use error::{Limit, LoadError, RunError};
-pub use run::{Guest, Host, HostOptions, Limits};
+pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced};
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
 /// `copy`, `upper`, `lower`, `reverse`, `count` and `selftest`.

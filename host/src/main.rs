@@ -2,14 +2,15 @@
 //! to exit codes. Everything else is in the library.
 
 use std::borrow::Cow;
-use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use bufbridge::destination::Destination;
 use bufbridge::units::{parse_duration, parse_size};
-use bufbridge::{DEFAULT_GUEST, Host, HostOptions, Limits, RunError};
+use bufbridge::{DEFAULT_GUEST, Host, HostOptions, Input, Limits, Output, RunError};
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as `--help` and the README list them.
@@ -155,18 +156,22 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         })?,
         None => Cow::Borrowed(DEFAULT_GUEST),
     };
-    let input = read_input(&args.input)?;
-    // Prepared first, so an unwritable destination fails before the guest runs.
-    let destination = if is_stdio(&args.output) {
-        None
+    let input = open_input(&args.input)?;
+    // Prepared before the guest runs, so an unwritable destination fails
+    // first. The output is written straight into the temporary file beside
+    // the destination (or, for stdout, an anonymous one) and kept only on
+    // success.
+    let io_error = |what: &str, e: io::Error| fail(exit::IO, format!("cannot {what}: {e}"));
+    let output_name = || format!("write output {}", args.output.display());
+    let (sink, output_file) = if is_stdio(&args.output) {
+        let spool = tempfile::tempfile()
+            .and_then(|spool| Ok((spool.try_clone()?, spool)))
+            .map_err(|e| io_error("create a spool file for stdout", e))?;
+        (Sink::Stdout(spool.0), spool.1)
     } else {
-        let dest = Destination::create(&args.output).map_err(|e| {
-            fail(
-                exit::IO,
-                format!("cannot write output {}: {e}", args.output.display()),
-            )
-        })?;
-        Some(dest)
+        let dest = Destination::create(&args.output).map_err(|e| io_error(&output_name(), e))?;
+        let file = dest.file().map_err(|e| io_error(&output_name(), e))?;
+        (Sink::File(dest), file)
     };
 
     let options = HostOptions {
@@ -194,10 +199,18 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         fuel: args.fuel,
     };
-    let output = host.run(&guest, input, &args.args, &limits).map_err(|e| {
+    host.run_with(
+        &guest,
+        input,
+        Output::File(output_file),
+        &args.args,
+        &limits,
+    )
+    .map_err(|e| {
         let code = match e {
             RunError::Failed(_) => exit::GUEST_ERROR,
             RunError::LimitExceeded(..) | RunError::Trapped(_) => exit::TRAPPED,
+            RunError::HostIo(_) => exit::IO,
         };
         let mut message = e.to_string();
         if args.verbose && !matches!(e, RunError::Failed(_)) {
@@ -206,41 +219,47 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         fail(code, message)
     })?;
 
-    match destination {
-        Some(dest) => dest.commit(&output).map_err(|e| {
-            fail(
-                exit::IO,
-                format!("cannot write output {}: {e}", args.output.display()),
-            )
-        }),
-        None => {
+    match sink {
+        Sink::File(dest) => dest.commit().map_err(|e| io_error(&output_name(), e)),
+        Sink::Stdout(mut spool) => {
             let mut stdout = io::stdout().lock();
-            stdout
-                .write_all(&output)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| fail(exit::IO, format!("cannot write output to stdout: {e}")))
+            spool
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| io::copy(&mut spool, &mut stdout))
+                .and_then(|_| stdout.flush())
+                .map_err(|e| io_error("write output to stdout", e))
         }
     }
 }
 
-fn is_stdio(path: &std::path::Path) -> bool {
+/// Where the output goes once the guest succeeded.
+enum Sink {
+    File(Destination),
+    /// Copied to stdout from this spool file.
+    Stdout(File),
+}
+
+fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    if is_stdio(path) {
-        let mut bytes = Vec::new();
-        io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(exit::IO, format!("cannot read input from stdin: {e}")))?;
-        Ok(bytes)
-    } else {
-        std::fs::read(path).map_err(|e| {
-            fail(
-                exit::IO,
-                format!("cannot read input {}: {e}", path.display()),
-            )
+/// The input file, opened read-only; stdin is spooled to an anonymous
+/// temporary file first, so it too is read on demand.
+fn open_input(path: &Path) -> Result<Input, Failure> {
+    let opened = if is_stdio(path) {
+        tempfile::tempfile().and_then(|mut spool| {
+            io::copy(&mut io::stdin().lock(), &mut spool)?;
+            Ok(spool)
         })
-    }
+    } else {
+        File::open(path)
+    };
+    let what = if is_stdio(path) {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    };
+    opened
+        .map(Input::File)
+        .map_err(|e| fail(exit::IO, format!("cannot read input {what}: {e}")))
 }

@@ -1,6 +1,7 @@
 //! The engine, the linkers, the limits, and one run of a guest.
 
 use std::borrow::Cow;
+use std::fs::File;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -10,9 +11,10 @@ use wasmtime::{Config, Engine, ExternType, InstancePre, Module, Store, Trap, Val
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::ProcessorPre;
-use crate::buffers::{Buffers, Fault, Handle};
+use crate::buffers::{Buffers, Fault, Handle, HostIo};
 use crate::error::{Limit, LoadError, RunError};
-use crate::state::{Limiter, RunState};
+use crate::state::{Limiter, RunState, trap};
+use crate::storage::Storage;
 use crate::{component, core_abi};
 
 const MIB: u64 = 1024 * 1024;
@@ -67,6 +69,41 @@ const TICK: Duration = Duration::from_millis(10);
 
 /// The deepest the guest's wasm stack may go; deeper recursion traps.
 const MAX_WASM_STACK: usize = 1024 * 1024;
+
+/// Where a run's input bytes are.
+#[derive(Debug)]
+pub enum Input {
+    Bytes(Vec<u8>),
+    /// The whole file, read on demand and never written.
+    File(File),
+}
+
+/// Where a run's output goes.
+#[derive(Debug)]
+pub enum Output {
+    Memory,
+    /// Written in place from offset 0 (the file is emptied first); on success
+    /// it holds exactly the output.
+    File(File),
+}
+
+/// What a successful run produced.
+#[derive(Debug)]
+pub enum Produced {
+    Bytes(Vec<u8>),
+    /// The [`Output::File`] given, holding exactly the output.
+    File(File),
+}
+
+impl Produced {
+    /// The output's bytes, read back if they are in a file.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Produced::Bytes(bytes) => Ok(bytes),
+            Produced::File(file) => Storage::file(file)?.into_bytes(),
+        }
+    }
+}
 
 /// A compiled guest, ready to run any number of times.
 #[derive(Clone)]
@@ -155,8 +192,8 @@ impl Host {
         Ok(Guest { kind })
     }
 
-    /// Runs `process` once over `input` with `args`, in a fresh store (a trap
-    /// poisons an instance, so nothing is reused between runs).
+    /// Runs `process` once over `input` with `args`, in memory: the
+    /// simplest form of [`Host::run_with`].
     pub fn run(
         &self,
         guest: &Guest,
@@ -164,12 +201,38 @@ impl Host {
         args: &[String],
         limits: &Limits,
     ) -> Result<Vec<u8>, RunError> {
+        self.run_with(guest, Input::Bytes(input), Output::Memory, args, limits)?
+            .into_bytes()
+            .map_err(|error| RunError::HostIo(host_io("reading the output", error)))
+    }
+
+    /// Runs `process` once, in a fresh store (a trap poisons an instance, so
+    /// nothing is reused between runs). File-backed input and output keep
+    /// the host's memory flat whatever their size.
+    pub fn run_with(
+        &self,
+        guest: &Guest,
+        input: Input,
+        output: Output,
+        args: &[String],
+        limits: &Limits,
+    ) -> Result<Produced, RunError> {
+        let input = match input {
+            Input::Bytes(bytes) => Storage::from(bytes),
+            Input::File(file) => Storage::file(file)
+                .map_err(|e| RunError::HostIo(host_io("reading the input's size", e)))?,
+        };
+        let output_storage = match output {
+            Output::Memory => Storage::default(),
+            Output::File(file) => Storage::empty_file(file)
+                .map_err(|e| RunError::HostIo(host_io("emptying the output file", e)))?,
+        };
         let mut buffers = Buffers::new(limits.quota, limits.max_buffers, limits.max_copy);
-        let input = buffers.insert_input(input.into());
-        let output = buffers.insert_output(limits.max_output);
+        let input = buffers.insert_input(input);
+        let output = buffers.insert_output(limits.max_output, output_storage);
         let (input, output) = match (input, output) {
             (Ok(input), Ok(output)) => (input, output),
-            (Err(e), _) | (_, Err(e)) => return Err(blame(wasmtime::Error::new(e), None, limits)),
+            (Err(e), _) | (_, Err(e)) => return Err(blame(trap(e), None, limits)),
         };
         let memory = usize::try_from(limits.memory).unwrap_or(usize::MAX);
         let state = RunState::new(wasi_context(), buffers, Limiter::new(memory));
@@ -201,13 +264,30 @@ impl Host {
             Err(trap) => return Err(blame(trap, Some(store.data()), limits)),
         }
         let output = store.data_mut().buffers.remove(output);
-        let output = output.map_err(|fault| RunError::Trapped(wasmtime::Error::new(fault)))?;
-        Ok(output.into_bytes())
+        Ok(
+            match output.map_err(|fault| blame(trap(fault), None, limits))? {
+                Storage::Memory(bytes) => Produced::Bytes(bytes),
+                Storage::File { file, .. } => Produced::File(file),
+            },
+        )
     }
 }
 
-/// Says which limit, if any, a trap comes from.
+fn host_io(doing: &str, error: std::io::Error) -> HostIo {
+    HostIo {
+        doing: doing.to_string(),
+        error,
+    }
+}
+
+/// Says what stopped a run: the host's I/O, a limit, or the guest itself.
 fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
+    if trap.is::<HostIo>() {
+        match trap.downcast::<HostIo>() {
+            Ok(io) => return RunError::HostIo(io),
+            Err(trap) => return RunError::Trapped(trap),
+        }
+    }
     let limit = match trap.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => limits.timeout.map(Limit::Time),
         Some(Trap::OutOfFuel) => limits.fuel.map(Limit::Fuel),

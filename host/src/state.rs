@@ -6,7 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Memory, ResourceLimiter};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::buffers::Buffers;
+use crate::buffers::{Buffers, Stop};
 
 pub struct RunState {
     /// WASI p2: no arguments, environment, files or network; stdio to stderr.
@@ -104,5 +104,14 @@ impl WasiView for RunState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// A stop of the buffer table, as the error that traps the guest; the run
+/// tells a fault of the guest's from the host's I/O by its type.
+pub(crate) fn trap(stop: impl Into<Stop>) -> wasmtime::Error {
+    match stop.into() {
+        Stop::Fault(fault) => wasmtime::Error::new(fault),
+        Stop::Io(io) => wasmtime::Error::new(io),
     }
 }
