@@ -23,6 +23,7 @@
 
 mod bindings;
 pub mod buffers;
+pub mod cache;
 mod component;
 mod core_abi;
 pub mod destination;
@@ -33,6 +34,7 @@ mod state;
 pub mod storage;
 pub mod units;
 
+pub use cache::Cache;
 pub use error::{Limit, LoadError, RunError};
 pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced};
 

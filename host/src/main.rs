@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bufbridge::destination::Destination;
 use bufbridge::units::{parse_duration, parse_size};
-use bufbridge::{DEFAULT_GUEST, Host, HostOptions, Input, Limits, Output, RunError};
+use bufbridge::{Cache, DEFAULT_GUEST, Host, HostOptions, Input, Limits, Output, RunError};
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as `--help` and the README list them.
@@ -112,6 +112,11 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
     max_copy: u64,
 
+    /// Compile the guest afresh instead of using the compilation cache
+    /// ($BUFBRIDGE_CACHE_DIR, else ~/.cache/bufbridge)
+    #[arg(long)]
+    no_cache: bool,
+
     /// On failure, print the whole error chain and the guest's backtrace
     #[arg(short, long)]
     verbose: bool,
@@ -176,6 +181,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 
     let options = HostOptions {
         fuel: args.fuel.is_some(),
+        cache: (!args.no_cache)
+            .then(Cache::default_dir)
+            .flatten()
+            .map(Cache::new),
+        pooling: false,
     };
     let host = Host::with_options(options).map_err(|e| {
         fail(

@@ -7,11 +7,15 @@ use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::{self as cm, Component};
-use wasmtime::{Config, Engine, ExternType, InstancePre, Module, Store, Trap, ValType};
+use wasmtime::{
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
+    PoolingAllocationConfig, Store, Trap, ValType,
+};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::ProcessorPre;
 use crate::buffers::{Buffers, Fault, Handle, HostIo};
+use crate::cache::Cache;
 use crate::error::{Limit, LoadError, RunError};
 use crate::state::{Limiter, RunState, trap};
 use crate::storage::Storage;
@@ -62,7 +66,19 @@ pub struct HostOptions {
     /// Count instructions so [`Limits::fuel`] can be enforced. It costs
     /// guest speed, so it is off unless asked for.
     pub fuel: bool,
+    /// Keep compiled guests on disk, so a guest compiles once per machine
+    /// rather than once per process ([`Cache::default_dir`] is the usual
+    /// place).
+    pub cache: Option<Cache>,
+    /// Allocate instances from a pool reserved up front: cheaper
+    /// instantiation for hosts that run many guests, at the cost of
+    /// reserving address space for them.
+    pub pooling: bool,
 }
+
+/// How many instances a pooling host keeps ready; each run uses a handful
+/// (a component is several core instances).
+const POOL_INSTANCES: u32 = 256;
 
 /// How often the epoch advances: the resolution of [`Limits::timeout`].
 const TICK: Duration = Duration::from_millis(10);
@@ -148,6 +164,14 @@ impl Host {
         config.epoch_interruption(true);
         config.consume_fuel(options.fuel);
         config.max_wasm_stack(MAX_WASM_STACK);
+        if options.pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(POOL_INSTANCES)
+                .total_core_instances(POOL_INSTANCES * 8)
+                .total_memories(POOL_INSTANCES * 2)
+                .total_tables(POOL_INSTANCES * 4);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config)?;
         let mut component_linker = cm::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)?;
@@ -173,7 +197,11 @@ impl Host {
             Cow::Owned(binary.into_owned())
         };
         let kind = if wasmparser::Parser::is_component(&binary) {
-            let component = Component::new(&self.engine, &binary).map_err(LoadError::Invalid)?;
+            let component = match &self.options.cache {
+                Some(cache) => cache.component(&self.engine, &binary),
+                None => Component::new(&self.engine, &binary),
+            };
+            let component = component.map_err(LoadError::Invalid)?;
             let pre = self
                 .component_linker
                 .instantiate_pre(&component)
@@ -181,7 +209,11 @@ impl Host {
                 .map_err(LoadError::IncompatibleComponent)?;
             GuestKind::Component(pre)
         } else {
-            let module = Module::new(&self.engine, &binary).map_err(LoadError::Invalid)?;
+            let module = match &self.options.cache {
+                Some(cache) => cache.module(&self.engine, &binary),
+                None => Module::new(&self.engine, &binary),
+            };
+            let module = module.map_err(LoadError::Invalid)?;
             check_core_exports(&module).map_err(LoadError::IncompatibleModule)?;
             let pre = self
                 .core_linker
