@@ -6,12 +6,13 @@
 //!
 //! `PROPTEST_CASES` sets how many sequences run (default 2000 per path).
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::io::Write;
+
+#[path = "support/wasm_build.rs"]
+mod wasm_build;
 
 use bufbridge::{Guest, Host, Input, Limits, Output, RunError};
 use proptest::prelude::*;
@@ -499,34 +500,9 @@ fn guests() -> &'static Guests {
 }
 
 fn build(target: &str) -> Vec<u8> {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-guest");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--quiet",
-            "--target",
-            target,
-        ])
-        .arg("--manifest-path")
-        .arg(repo.join("tests/conformance/guest/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .expect("running cargo");
-    assert!(
-        status.success(),
-        "building the conformance guest for {target}"
-    );
-    std::fs::read(
-        target_dir
-            .join(target)
-            .join("release/bufbridge_conformance_guest.wasm"),
-    )
-    .unwrap()
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = wasm_build::build("tests/conformance/guest/Cargo.toml", target, &[], tmp);
+    std::fs::read(dir.join("bufbridge_conformance_guest.wasm")).unwrap()
 }
 
 /// Runs one sequence through `guest` and the model; returns how many ops ran.

@@ -15,6 +15,10 @@ fn abi_wat() -> PathBuf {
 
 fn bufbridge(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bufbridge"))
+        .env(
+            "BUFBRIDGE_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
         .args(args)
         .output()
         .expect("running bufbridge")

@@ -11,4 +11,6 @@ wasmtime::component::bindgen!({
     },
     // Any import may trap: that is how a forged or dropped handle ends the run.
     imports: { default: trappable },
+    // `process` runs as a future, so a timeout can cancel it wherever it is.
+    exports: { default: async },
 });

@@ -19,6 +19,7 @@ use crate::cache::Cache;
 use crate::error::{Limit, LoadError, RunError};
 use crate::state::{Limiter, RunState, trap};
 use crate::storage::Storage;
+use crate::units::Seconds;
 use crate::{component, core_abi};
 
 const MIB: u64 = 1024 * 1024;
@@ -174,7 +175,7 @@ impl Host {
         }
         let engine = Engine::new(&config)?;
         let mut component_linker = cm::Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)?;
         component::add_to_linker(&mut component_linker)?;
         let mut core_linker = wasmtime::Linker::new(&engine);
         core_abi::add_to_linker(&mut core_linker)?;
@@ -270,11 +271,10 @@ impl Host {
         let state = RunState::new(wasi_context(), buffers, Limiter::new(memory));
         let mut store = Store::new(&self.engine, state);
         store.limiter(RunState::limiter);
-        store.set_epoch_deadline(match limits.timeout {
-            // One tick more than the timeout: the first tick may come at once.
-            Some(timeout) => (timeout.as_nanos() / TICK.as_nanos()) as u64 + 1,
-            None => u64::MAX / 2,
-        });
+        // Wasm code yields to the executor at every tick, so the timeout
+        // below is checked even while the guest computes.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
         match (limits.fuel, self.options.fuel) {
             (Some(fuel), true) => store.set_fuel(fuel).map_err(RunError::Trapped)?,
             (None, true) => store.set_fuel(u64::MAX).map_err(RunError::Trapped)?,
@@ -286,14 +286,38 @@ impl Host {
             (None, false) => {}
         }
 
-        let outcome = match &guest.kind {
-            GuestKind::Component(pre) => run_component(pre, &mut store, input, output, args),
-            GuestKind::Core(pre) => run_core(pre, &mut store, input, output, args),
-        };
+        // The guest runs as a future, so that the timeout covers everything
+        // it does: computing (it yields at each tick) and waiting in WASI
+        // (a sleep or a poll is a future too). Dropping the future on
+        // timeout cancels the guest; the store is dropped with it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RunError::HostIo(host_io("starting the async runtime", e)))?;
+        let outcome = runtime.block_on(async {
+            let run = async {
+                match &guest.kind {
+                    GuestKind::Component(pre) => {
+                        run_component(pre, &mut store, input, output, args).await
+                    }
+                    GuestKind::Core(pre) => run_core(pre, &mut store, input, output, args).await,
+                }
+            };
+            match limits.timeout {
+                Some(timeout) => tokio::time::timeout(timeout, run).await.ok(),
+                None => Some(run.await),
+            }
+        });
         match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(message)) => return Err(RunError::Failed(message)),
-            Err(trap) => return Err(blame(trap, Some(store.data()), limits)),
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(message))) => return Err(RunError::Failed(message)),
+            Some(Err(trap)) => return Err(blame(trap, Some(store.data()), limits)),
+            None => {
+                let timeout = limits.timeout.expect("only a timeout ends a run early");
+                let stopped =
+                    wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
+                return Err(RunError::LimitExceeded(Limit::Time(timeout), stopped));
+            }
         }
         let output = store.data_mut().buffers.remove(output);
         Ok(
@@ -321,7 +345,6 @@ fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> Ru
         }
     }
     let limit = match trap.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => limits.timeout.map(Limit::Time),
         Some(Trap::OutOfFuel) => limits.fuel.map(Limit::Fuel),
         _ => match trap.downcast_ref::<Fault>() {
             Some(Fault::TooMany(n)) => Some(Limit::Buffers(*n)),
@@ -341,23 +364,19 @@ fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> Ru
 }
 
 /// `Ok(Err(message))` is the guest's own failure; `Err` a trap.
-fn run_component(
+async fn run_component(
     pre: &ProcessorPre<RunState>,
     store: &mut Store<RunState>,
     input: Handle,
     output: Handle,
     args: &[String],
 ) -> wasmtime::Result<Result<(), String>> {
-    let processor = pre.instantiate(&mut *store)?;
-    processor.call_process(
-        store,
-        component::resource(input),
-        component::resource(output),
-        args,
-    )
+    let processor = pre.instantiate_async(&mut *store).await?;
+    let (input, output) = (component::resource(input), component::resource(output));
+    processor.call_process(store, input, output, args).await
 }
 
-fn run_core(
+async fn run_core(
     pre: &InstancePre<RunState>,
     store: &mut Store<RunState>,
     input: Handle,
@@ -365,14 +384,17 @@ fn run_core(
     args: &[String],
 ) -> wasmtime::Result<Result<(), String>> {
     store.data_mut().core.args = args.to_vec();
-    let instance = pre.instantiate(&mut *store)?;
+    let instance = pre.instantiate_async(&mut *store).await?;
     // Both exports were checked when the module was loaded.
     let memory = instance.get_memory(&mut *store, "memory");
     store.data_mut().core.memory = memory;
     let process = instance.get_typed_func::<(i32, i32), i32>(&mut *store, "process")?;
     let raw = |h: Handle| h.to_raw() as i32;
     Ok(
-        match process.call(&mut *store, (raw(input), raw(output)))? {
+        match process
+            .call_async(&mut *store, (raw(input), raw(output)))
+            .await?
+        {
             0 => Ok(()),
             status => Err(store.data_mut().core.failure.take().unwrap_or_else(|| {
                 format!("`process` returned {status} without calling `fail` to say why")

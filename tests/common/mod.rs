@@ -154,9 +154,15 @@ pub fn check_script(input: &[u8], limits: &Limits, steps: &[(&str, &str)]) -> Op
     run.output
 }
 
-/// The `bufbridge` binary.
+/// The `bufbridge` binary, with its compilation cache in the target
+/// directory rather than the user's cache.
 pub fn bufbridge() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bufbridge"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bufbridge"));
+    cmd.env(
+        "BUFBRIDGE_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+    );
+    cmd
 }
 
 /// Runs `bufbridge` with `args`, feeding `stdin` (or nothing) to it.

@@ -1,0 +1,450 @@
+//! `cargo bench`: how close bufbridge gets to what the machine allows.
+//!
+//! Every figure is measured in this one run, beside the thing it is compared
+//! with, and reported as a ratio: absolute times on a shared machine are
+//! noise, ratios between neighbours are not. Each time is the best of a few
+//! repetitions. BENCHMARKS.md records a run and what the targets are.
+//!
+//! `BUFBRIDGE_BENCH_QUICK=1` shrinks every size for a smoke run.
+
+#[path = "../tests/support/measure.rs"]
+mod measure;
+#[path = "../tests/support/wasm_build.rs"]
+mod wasm_build;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bufbridge::{Guest, Host, Input, Limits, Output};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+const GIB: u64 = 1024 * MIB as u64;
+
+fn quick() -> bool {
+    std::env::var_os("BUFBRIDGE_BENCH_QUICK").is_some()
+}
+
+/// The best of `reps` timings of `f`.
+fn best(reps: usize, mut f: impl FnMut()) -> Duration {
+    (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+struct Guests {
+    host: Host,
+    component: Guest,
+    core: Guest,
+    wasi_read: Vec<u8>,
+}
+
+fn guests(tmp: &Path) -> Guests {
+    let manifest = "benches/guest/Cargo.toml";
+    let wasip2 = wasm_build::build(manifest, "wasm32-wasip2", &[], tmp);
+    let unknown = wasm_build::build(manifest, "wasm32-unknown-unknown", &["--lib"], tmp);
+    let host = Host::new().unwrap();
+    let read = |dir: &Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+    let component = host
+        .load(&read(&wasip2, "bufbridge_bench_guest.wasm"))
+        .unwrap();
+    let core = host
+        .load(&read(&unknown, "bufbridge_bench_guest.wasm"))
+        .unwrap();
+    Guests {
+        host,
+        component,
+        core,
+        wasi_read: read(&wasip2, "wasi-read.wasm"),
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        timeout: None,
+        ..Limits::default()
+    }
+}
+
+/// One run of the bench guest: `op size count` over `input`.
+fn run(g: &Guests, guest: &Guest, input: Input, op: &str, size: usize, count: u64) -> Vec<u8> {
+    let args = [op.to_string(), size.to_string(), count.to_string()];
+    let out = g
+        .host
+        .run_with(guest, input, Output::Memory, &args, &limits())
+        .unwrap();
+    out.into_bytes().unwrap()
+}
+
+/// Time per call of `op`: the difference between `count` calls and none, so
+/// instantiation and the rest of the run cancel out.
+fn per_call(g: &Guests, guest: &Guest, op: &str, size: usize, count: u64) -> Duration {
+    let input = vec![7u8; size.max(1)];
+    let time = |n| {
+        best(5, || {
+            drop(run(g, guest, Input::Bytes(input.clone()), op, size, n))
+        })
+    };
+    time(count).saturating_sub(time(0)) / count as u32
+}
+
+/// Bytes per second of `op` at `size`, over `total` bytes.
+fn bandwidth(g: &Guests, guest: &Guest, op: &str, size: usize, total: usize) -> f64 {
+    let count = (total / size) as u64;
+    let per = per_call(g, guest, op, size, count);
+    size as f64 / secs(per)
+}
+
+/// What memcpy does for the same sizes: the physical limit.
+fn memcpy_bandwidth(size: usize, total: usize) -> f64 {
+    let src = vec![7u8; size];
+    let mut dst = vec![0u8; size];
+    let count = total / size;
+    let t = best(5, || {
+        for _ in 0..count {
+            dst.copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&mut dst);
+        }
+    });
+    (count * size) as f64 / secs(t)
+}
+
+fn gbps(bytes_per_sec: f64) -> String {
+    format!("{:.2} GB/s", bytes_per_sec / 1e9)
+}
+
+fn per_call_table(g: &Guests) {
+    let n = if quick() { 20_000 } else { 1_000_000 };
+    println!("## 1. Per call (ns per call; WIT path vs core-module path)\n");
+    println!("| call | WIT | core | WIT / core |");
+    println!("|---|---|---|---|");
+    for (op, size) in [("len", 0), ("read", 64), ("write", 64)] {
+        let wit = per_call(g, &g.component, op, size, n);
+        let core = per_call(g, &g.core, op, size, n);
+        let label = if size == 0 {
+            "len()".to_string()
+        } else {
+            format!("{op} {size} B")
+        };
+        println!(
+            "| {label} | {:.0} | {:.0} | {:.2}x |",
+            wit.as_nanos(),
+            core.as_nanos(),
+            secs(wit) / secs(core)
+        );
+    }
+    println!();
+}
+
+fn throughput_table(g: &Guests) {
+    let total = if quick() { 16 * MIB } else { 512 * MIB };
+    println!("## 2. Throughput (WIT and core paths against memcpy of the same size)\n");
+    println!("| op | size | WIT | core | memcpy | WIT / core | core / memcpy |");
+    println!("|---|---|---|---|---|---|---|");
+    for op in ["read", "write"] {
+        for size in [4 * KIB, 64 * KIB, MIB] {
+            let wit = bandwidth(g, &g.component, op, size, total);
+            let core = bandwidth(g, &g.core, op, size, total);
+            let memcpy = memcpy_bandwidth(size, total);
+            println!(
+                "| {op} | {} KiB | {} | {} | {} | {:.0}% | {:.0}% |",
+                size / KIB,
+                gbps(wit),
+                gbps(core),
+                gbps(memcpy),
+                100.0 * wit / core,
+                100.0 * core / memcpy
+            );
+        }
+    }
+    println!();
+}
+
+/// A file of `len` bytes of a repeating, non-constant pattern.
+fn make_file(path: &Path, len: u64) {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == len) {
+        return;
+    }
+    let block: Vec<u8> = (0..MIB).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut file = std::io::BufWriter::new(File::create(path).unwrap());
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+    file.flush().unwrap();
+}
+
+struct WasiState {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for WasiState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The standard alternative: a WASI command reading a preopened file with
+/// `std::fs`, on an engine configured as bufbridge's is.
+struct WasiReader {
+    engine: Engine,
+    linker: Linker<WasiState>,
+    component: Component,
+}
+
+impl WasiReader {
+    fn new(wasm: &[u8]) -> Self {
+        let mut config = Config::new();
+        config.concurrency_support(false);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).unwrap();
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+        let component = Component::new(&engine, wasm).unwrap();
+        WasiReader {
+            engine,
+            linker,
+            component,
+        }
+    }
+
+    /// Reads `dir/name` in the guest; returns what it printed (the byte sum).
+    fn read(&self, dir: &Path, name: &str) -> String {
+        let stdout = MemoryOutputPipe::new(1024);
+        let ctx = WasiCtxBuilder::new()
+            .args(&["wasi-read", &format!("/data/{name}")])
+            .preopened_dir(dir, "/data", FsPerms::ReadOnly)
+            .unwrap()
+            .stdout(stdout.clone())
+            .build();
+        let state = WasiState {
+            ctx,
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.set_epoch_deadline(u64::MAX / 2);
+        let command = wasmtime_wasi::p2::bindings::sync::Command::instantiate(
+            &mut store,
+            &self.component,
+            &self.linker,
+        )
+        .unwrap();
+        command
+            .wasi_cli_run()
+            .call_run(&mut store)
+            .unwrap()
+            .unwrap();
+        String::from_utf8(stdout.contents().to_vec())
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+fn bulk_read_table(g: &Guests, dir: &Path) {
+    let len = if quick() { 8 * MIB } else { 64 * MIB } as u64;
+    let path = dir.join("bulk-input");
+    make_file(&path, len);
+    let wasi = WasiReader::new(&g.wasi_read);
+    let sum_of = |out: Vec<u8>| u64::from_le_bytes(out.try_into().unwrap()).to_string();
+    let from_file = || {
+        run(
+            g,
+            &g.component,
+            Input::File(File::open(&path).unwrap()),
+            "sum",
+            64 * KIB,
+            0,
+        )
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let from_memory = || {
+        run(
+            g,
+            &g.component,
+            Input::Bytes(bytes.clone()),
+            "sum",
+            64 * KIB,
+            0,
+        )
+    };
+    let expected = wasi.read(dir, "bulk-input");
+    assert_eq!(sum_of(from_file()), expected, "both read the same bytes");
+    assert_eq!(sum_of(from_memory()), expected);
+    let t_wasi = best(5, || drop(wasi.read(dir, "bulk-input")));
+    let t_file = best(5, || drop(from_file()));
+    // The clone of the input is part of each in-memory run; subtract it.
+    let t_clone = best(5, || drop(std::hint::black_box(bytes.clone())));
+    let t_memory = best(5, || drop(from_memory())).saturating_sub(t_clone);
+    println!(
+        "## 3. A {} MiB file into a guest in 64 KiB chunks\n",
+        len / MIB as u64
+    );
+    println!("| way | time | speed-up over wasi:filesystem |");
+    println!("|---|---|---|");
+    println!(
+        "| wasi:filesystem (`std::fs` on a preopened dir) | {:.1} ms | 1.00x |",
+        secs(t_wasi) * 1e3
+    );
+    println!(
+        "| bufbridge buffer, file-backed input | {:.1} ms | {:.2}x |",
+        secs(t_file) * 1e3,
+        secs(t_wasi) / secs(t_file)
+    );
+    println!(
+        "| bufbridge buffer, in-memory input | {:.1} ms | {:.2}x |",
+        secs(t_memory) * 1e3,
+        secs(t_wasi) / secs(t_memory)
+    );
+    println!();
+}
+
+/// Runs `cmd`, returning its wall time and peak RSS in bytes, as the OS
+/// measured them.
+fn measure(cmd: &mut Command) -> (Duration, u64) {
+    let m = measure::measure(cmd, true, Duration::from_secs(900));
+    assert_eq!(m.code, Some(0), "{cmd:?} failed: {}", m.stderr);
+    (m.wall, m.max_rss_kib * 1024)
+}
+
+fn bufbridge() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bufbridge"))
+}
+
+fn end_to_end_table(dir: &Path) {
+    let sizes: &[u64] = if quick() {
+        &[64 << 20, 256 << 20]
+    } else {
+        &[GIB, 4 * GIB]
+    };
+    println!(
+        "## 4. End to end: `bufbridge run --input F --output G -- copy` against `cat F > G`\n"
+    );
+    println!("| input | bufbridge | cat | bufbridge / cat | bufbridge peak RSS |");
+    println!("|---|---|---|---|---|");
+    let out = dir.join("copy-output");
+    for &len in sizes {
+        let input = dir.join(format!("copy-input-{len}"));
+        make_file(&input, len);
+        let run = || {
+            measure(
+                bufbridge()
+                    .args(["run", "--input"])
+                    .arg(&input)
+                    .arg("--output")
+                    .arg(&out)
+                    .args(["--", "copy"]),
+            )
+        };
+        run(); // warm the page cache and the compilation cache
+        let (t_bb, rss) = (0..3).map(|_| run()).min().unwrap();
+        let cat = || {
+            measure(Command::new("sh").arg("-c").arg(format!(
+                "cat '{}' > '{}'",
+                input.display(),
+                out.display()
+            )))
+        };
+        let (t_cat, _) = (0..3).map(|_| cat()).min().unwrap();
+        println!(
+            "| {} MiB | {} | {} | {:.2}x | {:.1} MiB |",
+            len >> 20,
+            gbps(len as f64 / secs(t_bb)),
+            gbps(len as f64 / secs(t_cat)),
+            secs(t_cat) / secs(t_bb),
+            rss as f64 / MIB as f64
+        );
+        std::fs::remove_file(&input).ok();
+    }
+    std::fs::remove_file(&out).ok();
+    println!();
+}
+
+fn start_table(dir: &Path) {
+    let input = dir.join("start-input");
+    make_file(&input, 1024);
+    let cache = dir.join("start-cache");
+    let run = |extra: &[&str]| {
+        let mut cmd = bufbridge();
+        cmd.env("BUFBRIDGE_CACHE_DIR", &cache)
+            .args(["run", "--input"])
+            .arg(&input)
+            .args(["--output", "-"])
+            .args(extra);
+        measure(&mut cmd).0
+    };
+    run(&[]); // fills the cache
+    let median = |extra: &[&str]| {
+        let mut times: Vec<_> = (0..11).map(|_| run(extra)).collect();
+        times.sort();
+        times[5]
+    };
+    let warm = median(&[]);
+    let cold = median(&["--no-cache"]);
+    println!(
+        "## 5. Start: whole-process time of `bufbridge run` on a 1 KiB input (median of 11)\n"
+    );
+    println!("| cache | time | |");
+    println!("|---|---|---|");
+    println!("| `--no-cache` | {:.1} ms | 1.00x |", secs(cold) * 1e3);
+    println!(
+        "| warm | {:.1} ms | {:.1}x faster |",
+        secs(warm) * 1e3,
+        secs(cold) / secs(warm)
+    );
+    println!();
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter word selects sections.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.join("bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let g = guests(&tmp);
+    println!(
+        "# bufbridge benchmarks{}\n",
+        if quick() { " (quick)" } else { "" }
+    );
+    if wants("per-call") {
+        per_call_table(&g);
+    }
+    if wants("throughput") {
+        throughput_table(&g);
+    }
+    if wants("bulk") {
+        bulk_read_table(&g, &dir);
+    }
+    if wants("end-to-end") {
+        end_to_end_table(&dir);
+    }
+    if wants("start") {
+        start_table(&dir);
+    }
+}
