@@ -100,7 +100,39 @@ fn expected(input: &[u8]) -> Vec<(&'static [&'static str], Vec<u8>)> {
         (&["lower"], input.to_ascii_lowercase()),
         (&["reverse"], reversed(input)),
         (&["count"], wc(input)),
+        (&["sha256"], sha256_line(input)),
     ]
+}
+
+/// The hex SHA-256 and a newline, computed here independently of the host.
+fn sha256_line(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{hex}\n").into_bytes()
+}
+
+#[test]
+fn sha256_prints_the_well_known_digests() {
+    // FIPS 180-2's "abc" example and the empty input.
+    for (input, digest) in [
+        (
+            &b"abc"[..],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            &b""[..],
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
+    ] {
+        let dir = Dir::new();
+        dir.write("in.txt", input);
+        let out = run(None, &dir.path("in.txt"), &"-", &[], &["sha256"]);
+        assert_exit(&out, 0);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{digest}\n"));
+    }
 }
 
 /// A run that failed: `want` exit code, nothing on stdout, the destination
@@ -387,7 +419,7 @@ fn a_guest_error_exits_1_with_its_message_and_keeps_the_old_output() {
     let message = stderr(&out);
     assert!(message.contains("unknown command `shout`"), "{message}");
     assert!(
-        message.contains("copy, upper, lower, reverse, count, selftest"),
+        message.contains("copy, upper, lower, reverse, count, sha256, selftest"),
         "{message}"
     );
 

@@ -13,6 +13,7 @@ wit_bindgen::generate!({
 });
 
 use bufbridge::buffers::buffers::BufferError;
+use bufbridge::buffers::digest;
 
 /// How much of the input a command holds in guest memory at once.
 const CHUNK: u32 = 64 * 1024;
@@ -21,7 +22,7 @@ const CHUNK: u32 = 64 * 1024;
 /// guest's memory, so it can be large).
 const COPY_CHUNK: u64 = 16 * 1024 * 1024;
 
-const COMMANDS: &str = "copy, upper, lower, reverse, count, selftest";
+const COMMANDS: &str = "copy, upper, lower, reverse, count, sha256, selftest";
 
 struct DefaultGuest;
 
@@ -44,6 +45,7 @@ impl Guest for DefaultGuest {
             "lower" => map_chunks(input, output, |chunk| chunk.make_ascii_lowercase()),
             "reverse" => reverse(input, output),
             "count" => count(input, output),
+            "sha256" => sha256(input, output),
             "selftest" => selftest::run(input, output),
             other => Err(format!(
                 "unknown command `{other}`; known commands: {COMMANDS}"
@@ -138,6 +140,17 @@ fn count(input: &Buffer, output: &Buffer) -> Result<(), String> {
         Ok(())
     })?;
     let line = format!("{} {lines} {words}\n", input.len());
+    output
+        .append(line.as_bytes())
+        .map_err(failed("writing output"))
+}
+
+/// The input's SHA-256 in hex and a newline, computed by the host: the
+/// input's bytes never enter the guest.
+fn sha256(input: &Buffer, output: &Buffer) -> Result<(), String> {
+    let hash = digest::sha256(input, 0, input.len()).map_err(failed("hashing input"))?;
+    let mut line: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    line.push('\n');
     output
         .append(line.as_bytes())
         .map_err(failed("writing output"))

@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 
 use crate::bufbridge::buffers::buffers::{Buffer, BufferError};
+use crate::bufbridge::buffers::digest;
 use crate::describe;
 
 /// The quota growth checks fill the whole quota; above this they are skipped
@@ -73,6 +74,7 @@ pub fn run(input: &Buffer, output: &Buffer) -> Result<(), String> {
     } else {
         scratch_checks(&mut c);
         copy_checks(&mut c, input);
+        digest_checks(&mut c);
     }
     quota_checks(&mut c, quota);
     output_checks(&mut c, output);
@@ -300,6 +302,35 @@ fn copy_checks(c: &mut Checks, input: &Buffer) {
         "copy-from the input: same bytes",
         src.read(0, want as u32),
         head,
+    );
+}
+
+fn digest_checks(c: &mut Checks) {
+    let Ok(b) = Buffer::create(8) else {
+        return c.check("create(8)", false, true);
+    };
+    let hex = |hash: Result<Vec<u8>, BufferError>| {
+        hash.map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    // Well-known SHA-256 values of "" and "abc".
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_string();
+    let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_string();
+    c.check(
+        "sha256 of an empty buffer",
+        hex(digest::sha256(&b, 0, 0)),
+        Ok(empty.clone()),
+    );
+    c.check("digest: fill", b.append(b"xabcx"), Ok(()));
+    c.check("sha256 of a range", hex(digest::sha256(&b, 1, 3)), Ok(abc));
+    c.check(
+        "sha256 at the end is of nothing",
+        hex(digest::sha256(&b, 5, 9)),
+        Ok(empty),
+    );
+    c.check(
+        "sha256 past the end",
+        hex(digest::sha256(&b, 6, 1)),
+        Err(OutOfBounds(5)),
     );
 }
 

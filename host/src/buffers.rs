@@ -11,6 +11,8 @@
 
 use std::{fmt, io};
 
+use sha2::{Digest, Sha256};
+
 use crate::rules::{self, BufferError, Kind, Quota, Shape};
 use crate::storage::Storage;
 use crate::units::Size;
@@ -337,6 +339,24 @@ impl Buffers {
         }
     }
 
+    /// `digest.sha256(offset, len)`: the SHA-256 of the bytes `read` would
+    /// return (same bounds), computed where they are, never copied out.
+    pub fn sha256(&self, h: Handle, offset: u64, len: u64) -> Outcome<[u8; 32]> {
+        let buffer = self.get(h)?;
+        let range = match rules::read(&buffer.shape(), offset, len) {
+            Ok(range) => range,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut hasher = Sha256::new();
+        buffer
+            .storage
+            .visit(range.start, range.end - range.start, |bytes| {
+                hasher.update(bytes)
+            })
+            .map_err(io(format!("reading {}", name(buffer.kind))))?;
+        Ok(Ok(hasher.finalize().into()))
+    }
+
     /// `write(offset, data)`.
     pub fn write(&mut self, h: Handle, offset: u64, data: &[u8]) -> Outcome<()> {
         let shape = self.get(h)?.shape();
@@ -569,6 +589,27 @@ mod tests {
         assert!(matches!(
             b.read(input, 11, 100),
             Ok(Err(BufferError::OutOfBounds(10)))
+        ));
+    }
+
+    #[test]
+    fn sha256_hashes_what_read_would_return() {
+        let (b, input, _) = table();
+        // SHA-256("hello world") and SHA-256("world"), well-known values.
+        let hex = |d: [u8; 32]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let whole = b.sha256(input, 0, u64::MAX).unwrap().unwrap();
+        assert_eq!(
+            hex(whole),
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        let tail = b.sha256(input, 6, 100).unwrap().unwrap();
+        assert_eq!(
+            hex(tail),
+            "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
+        );
+        assert!(matches!(
+            b.sha256(input, 12, 0),
+            Ok(Err(BufferError::OutOfBounds(11)))
         ));
     }
 

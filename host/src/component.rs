@@ -9,7 +9,9 @@
 
 use wasmtime::component::{HasData, Linker, Resource};
 
+use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
+use crate::bindings::bufbridge::buffers::digest;
 use crate::buffers::{Buffers, Handle, Outcome, Stop};
 use crate::rules;
 use crate::state::{RunState, trap};
@@ -30,9 +32,10 @@ impl HasData for BuffersProjection {
     type Data<'a> = BuffersView<'a>;
 }
 
-/// Adds the `bufbridge:buffers/buffers` interface to `linker`.
+/// Adds every interface the `processor` world imports from this package
+/// (`buffers`, `digest`) to `linker`, each served by [`BuffersView`].
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
-    wit::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
+    Processor::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
         buffers: &mut state.buffers,
     })
 }
@@ -143,5 +146,18 @@ impl wit::HostBuffer for BuffersView<'_> {
 
     fn drop(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<()> {
         self.buffers.drop_scratch(handle(&this)).map_err(trap)
+    }
+}
+
+impl digest::Host for BuffersView<'_> {
+    fn sha256(
+        &mut self,
+        buf: Resource<BufferResource>,
+        offset: u64,
+        len: u64,
+    ) -> wasmtime::Result<Result<Vec<u8>, BufferError>> {
+        lift(self.buffers.sha256(handle(&buf), offset, len), |hash| {
+            Ok(hash.to_vec())
+        })
     }
 }

@@ -76,6 +76,29 @@ impl Storage {
         }
     }
 
+    /// Hands the `len` bytes from `offset` to `f` in order, as one slice when
+    /// they are in memory, in bounded chunks when they are in a file.
+    pub fn visit(&self, offset: u64, len: u64, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+        match self {
+            Storage::Memory(bytes) => {
+                let start = index(offset);
+                f(&bytes[start..start + index(len)]);
+            }
+            Storage::File { file, .. } => {
+                let mut chunk = vec![0; CHUNK.min(index(len))];
+                let mut done = 0;
+                while done < len {
+                    let n = (len - done).min(chunk.len() as u64);
+                    let buf = &mut chunk[..index(n)];
+                    positioned::read_exact_at(file, buf, offset + done)?;
+                    f(buf);
+                    done += n;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Puts `data` at `offset` (at most the current length), growing as needed.
     pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         match self {
@@ -304,6 +327,17 @@ mod tests {
             s.copy_within(4, 0, 3).unwrap();
             s.truncate(8).unwrap();
             assert_eq!(bytes(s), b"XabdXabc");
+        }
+    }
+
+    #[test]
+    fn visiting_sees_the_same_bytes_in_memory_and_in_a_file() {
+        let data: Vec<u8> = (0..(CHUNK * 2 + 5)).map(|i| (i % 253) as u8).collect();
+        for s in [Storage::from(data.clone()), file_with(&data)] {
+            let mut seen = Vec::new();
+            s.visit(3, (CHUNK + 7) as u64, |bytes| seen.extend_from_slice(bytes))
+                .unwrap();
+            assert_eq!(seen, &data[3..CHUNK + 10]);
         }
     }
 
