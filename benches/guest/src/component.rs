@@ -10,7 +10,7 @@ struct Wit<'a> {
 }
 
 impl Api for Wit<'_> {
-    fn len(&self) -> u64 {
+    fn input_len(&self) -> u64 {
         self.input.len()
     }
     fn read(&self, offset: u64, into: &mut Vec<u8>, len: usize) -> usize {

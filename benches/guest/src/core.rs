@@ -19,7 +19,7 @@ struct Raw {
 
 // SAFETY (every call below): pointers and lengths describe live slices.
 impl Api for Raw {
-    fn len(&self) -> u64 {
+    fn input_len(&self) -> u64 {
         unsafe { len(self.input) as u64 }
     }
     fn read(&self, offset: u64, into: &mut Vec<u8>, n: usize) -> usize {

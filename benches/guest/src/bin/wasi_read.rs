@@ -1,8 +1,11 @@
 //! The standard alternative to bufbridge buffers: a WASI command that reads a
-//! preopened file with `std::fs` in 64 KiB chunks and prints the sum of its
-//! bytes (the same work as the `sum` op).
+//! preopened file with `std::fs` in 64 KiB chunks and prints the checksum of
+//! the `sum` op (the same work).
 
 use std::io::Read;
+
+#[path = "../checksum.rs"]
+mod checksum;
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: wasi-read FILE");
@@ -14,7 +17,7 @@ fn main() {
         if n == 0 {
             break;
         }
-        sum = chunk[..n].iter().fold(sum, |s, &b| s.wrapping_add(u64::from(b)));
+        sum = checksum::checksum(sum, &chunk[..n]);
     }
     println!("{sum}");
 }
