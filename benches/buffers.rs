@@ -34,10 +34,21 @@ fn quick() -> bool {
 
 /// The best of `reps` timings of `f`.
 fn best(reps: usize, mut f: impl FnMut()) -> Duration {
+    best_prepared(reps, || (), |()| f())
+}
+
+/// The best of `reps` timings of `run`, each given what `prepare` made
+/// beforehand (untimed).
+fn best_prepared<S>(
+    reps: usize,
+    mut prepare: impl FnMut() -> S,
+    mut run: impl FnMut(S),
+) -> Duration {
     (0..reps)
         .map(|_| {
+            let prepared = prepare();
             let start = Instant::now();
-            f();
+            run(prepared);
             start.elapsed()
         })
         .min()
@@ -269,35 +280,16 @@ fn bulk_read_table(g: &Guests, dir: &Path) {
     make_file(&path, len);
     let wasi = WasiReader::new(&g.wasi_read);
     let sum_of = |out: Vec<u8>| u64::from_le_bytes(out.try_into().unwrap()).to_string();
-    let from_file = || {
-        run(
-            g,
-            &g.component,
-            Input::File(File::open(&path).unwrap()),
-            "sum",
-            64 * KIB,
-            0,
-        )
-    };
+    let from = |input| run(g, &g.component, input, "sum", 64 * KIB, 0);
+    let open = || Input::File(File::open(&path).unwrap());
     let bytes = std::fs::read(&path).unwrap();
-    let from_memory = || {
-        run(
-            g,
-            &g.component,
-            Input::Bytes(bytes.clone()),
-            "sum",
-            64 * KIB,
-            0,
-        )
-    };
+    let copied = || Input::Bytes(bytes.clone());
     let expected = wasi.read(dir, "bulk-input");
-    assert_eq!(sum_of(from_file()), expected, "both read the same bytes");
-    assert_eq!(sum_of(from_memory()), expected);
+    assert_eq!(sum_of(from(open())), expected, "both read the same bytes");
+    assert_eq!(sum_of(from(copied())), expected);
     let t_wasi = best(5, || drop(wasi.read(dir, "bulk-input")));
-    let t_file = best(5, || drop(from_file()));
-    // The clone of the input is part of each in-memory run; subtract it.
-    let t_clone = best(5, || drop(std::hint::black_box(bytes.clone())));
-    let t_memory = best(5, || drop(from_memory())).saturating_sub(t_clone);
+    let t_file = best_prepared(5, open, |input| drop(from(input)));
+    let t_memory = best_prepared(5, copied, |input| drop(from(input)));
     println!(
         "## 3. A {} MiB file into a guest in 64 KiB chunks\n",
         len / MIB as u64

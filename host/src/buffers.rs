@@ -175,10 +175,6 @@ impl Read<'_> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Copies the bytes into `dst`, which must be [`Read::len`] long.
     pub fn copy_to(&self, dst: &mut [u8]) -> Result<(), Stop> {
         self.storage
@@ -431,6 +427,7 @@ impl Buffers {
     }
 
     /// The quota all scratch buffers share, and what they hold now.
+    #[cfg(test)]
     pub fn quota(&self) -> Quota {
         self.quota
     }

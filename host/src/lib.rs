@@ -5,7 +5,7 @@
 //! hands it a read-only input buffer and an empty output buffer, and keeps
 //! whatever the output holds when `process` returns `ok`.
 //!
-//! ```no_run
+//! ```
 //! use bufbridge::{Host, Limits, DEFAULT_GUEST};
 //!
 //! let host = Host::new()?;
@@ -15,29 +15,38 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Module map, each using only those below it: [`run`] (engine, linker, one
-//! run) → `component` (the generated traits on a split view of the store,
-//! from the one `bindgen!` in `bindings`) → `state` (the store's data) →
-//! [`buffers`] (the handle table) → [`storage`] (the bytes) → [`rules`]
-//! (bounds, limits, quota, read-only).
+//! Files and file-backed buffers: [`Host::run_with`] with [`Input::File`]
+//! and [`Output::File`] keeps the host's memory flat whatever their size.
+//! Limits ([`Limits`]) bound what a guest may take; a failed run says why
+//! ([`RunError`]). `examples/embed.rs` is a whole embedding in a few dozen
+//! lines.
+//!
+//! Module map, each using only those below it: [`run`] (engine, linkers,
+//! limits, one run) → `component` (the generated traits on a split view of
+//! the store, from the one `bindgen!` in `bindings`) and `core_abi` (raw
+//! imports for core modules) → `state` (the store's data) → `buffers` (the
+//! handle table) → `storage` (the bytes, in memory or in a file) → `rules`
+//! (bounds, limits, quota, read-only). [`cache`] keeps compiled guests on
+//! disk; [`destination`] writes output files atomically.
 
 mod bindings;
-pub mod buffers;
+mod buffers;
 pub mod cache;
 mod component;
 mod core_abi;
 pub mod destination;
 pub mod error;
-pub mod rules;
+mod rules;
 pub mod run;
 mod state;
-pub mod storage;
+mod storage;
 pub mod units;
 
+pub use buffers::HostIo;
 pub use cache::Cache;
 pub use error::{Limit, LoadError, RunError};
 pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced};
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
-/// `copy`, `upper`, `lower`, `reverse`, `count` and `selftest`.
+/// `copy`, `upper`, `lower`, `reverse`, `count`, `sha256` and `selftest`.
 pub const DEFAULT_GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default-guest.wasm"));

@@ -74,7 +74,7 @@ impl Quota {
     }
 
     /// Records that a buffer of `kind` went from `old_len` to `new_len` bytes.
-    /// Call only with lengths that [`write`], [`truncate`] or [`copy`]
+    /// Call only with lengths that [`write()`], [`truncate()`] or [`copy()`]
     /// approved, or when a buffer is dropped (`new_len == 0`).
     pub fn resize(&mut self, kind: Kind, old_len: u64, new_len: u64) {
         if kind == Kind::Scratch {
