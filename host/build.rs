@@ -1,5 +1,7 @@
 //! Builds the default guest (`guest/`) for wasm32-wasip2 and leaves it in
-//! `OUT_DIR` for `include_bytes!`.
+//! `OUT_DIR` for `include_bytes!`; lists the WIT the host links (`wit/` and
+//! the WASI p2 WIT of wasmtime-wasi) in `OUT_DIR/wit_sources.rs` for
+//! `bufbridge inspect` (`src/inspect.rs`).
 //!
 //! The nested cargo gets its own target directory (sharing ours would
 //! deadlock on cargo's build lock) and none of the host's RUSTFLAGS, which
@@ -28,6 +30,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", guest_dir.join("src").display());
 
     ensure_targets_installed();
+    write_wit_sources(&manifest_dir, &out_dir);
 
     let target_dir = out_dir.join("guest-target");
     let status = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -56,6 +59,83 @@ fn main() {
     let dest = out_dir.join("default-guest.wasm");
     std::fs::copy(&wasm, &dest)
         .unwrap_or_else(|e| panic!("copying {} failed: {e}", wasm.display()));
+}
+
+/// Writes `wit_sources.rs`: `(name, include_str!(path))` pairs for every
+/// file of `wit/` and of the WASI p2 WIT that wasmtime-wasi's `bindgen!`
+/// reads (`src/p2/wit` of the wasmtime-wasi in Cargo.lock, found with
+/// `cargo metadata`): exactly the interfaces and types the host's linker
+/// provides, so `inspect` can name what a guest expected and what it found.
+fn write_wit_sources(manifest_dir: &Path, out_dir: &Path) {
+    let workspace = manifest_dir.join("..");
+    // A new wasmtime-wasi comes with new WIT: find it again.
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
+    let out = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        // Only this platform's packages: the others may not be downloaded.
+        .arg("--filter-platform")
+        .arg(env::var("TARGET").unwrap())
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"))
+        // As for the guest: a target directory of its own (cargo caches what
+        // it learns of rustc there, and ours is the outer cargo's), and none
+        // of the host's flags or wrappers.
+        .env("CARGO_TARGET_DIR", out_dir.join("metadata-target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .output()
+        .expect("could not run `cargo metadata` to find wasmtime-wasi's WIT");
+    assert!(
+        out.status.success(),
+        "`cargo metadata` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("`cargo metadata` printed JSON");
+    let wasi = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|package| package["name"] == "wasmtime-wasi")
+        .and_then(|package| package["manifest_path"].as_str())
+        .map(|manifest| Path::new(manifest).with_file_name("src/p2/wit"))
+        .expect("wasmtime-wasi is in `cargo metadata`");
+
+    let list = |dir: &Path| -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wit"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy();
+                format!(
+                    "    ({name:?}, include_str!({:?})),\n",
+                    path.display().to_string()
+                )
+            })
+            .collect()
+    };
+    let sources = format!(
+        "/// `wit/`: the package of the `processor` world.\n\
+         pub(crate) const BUFBRIDGE_WIT: &[(&str, &str)] = &[\n{}];\n\
+         /// wasmtime-wasi's WASI p2 WIT: its own root package (`wasmtime:wasi`)...\n\
+         pub(crate) const WASI_WIT_ROOT: &[(&str, &str)] = &[\n{}];\n\
+         /// ...and the WASI packages, one a file.\n\
+         pub(crate) const WASI_WIT_DEPS: &[(&str, &str)] = &[\n{}];\n",
+        list(&manifest_dir.join("../wit")),
+        list(&wasi),
+        list(&wasi.join("deps")),
+    );
+    std::fs::write(out_dir.join("wit_sources.rs"), sources).expect("writing wit_sources.rs");
 }
 
 /// A pinned toolchain that rustup already had (say, as an alias of `stable`)

@@ -216,12 +216,12 @@ fn a_module_missing_the_abi_exports_is_a_usage_error() {
         (
             "no-memory.wat",
             "(module (func (export \"process\") (param i32 i32) (result i32) i32.const 0))",
-            "export its linear memory as `memory`",
+            "export memory: expected `memory`, found nothing",
         ),
         (
             "bad-process.wat",
             "(module (memory (export \"memory\") 1) (func (export \"process\") (param i32) (result i32) i32.const 0))",
-            "export `process` must be `(func (param i32 i32) (result i32))`",
+            "export process: expected `func(i32, i32) -> i32`, found `func(i32) -> i32`",
         ),
         (
             "unknown-import.wat",

@@ -14,6 +14,7 @@ use std::{fmt, io};
 use sha2::{Digest, Sha256};
 
 use crate::rules::{self, BufferError, Kind, Quota, Shape};
+use crate::stats::Progress;
 use crate::storage::Storage;
 use crate::units::Size;
 
@@ -222,6 +223,8 @@ pub struct Buffers {
     max_live: usize,
     live: usize,
     max_copy: u64,
+    /// Where reads of the input have got to, for whoever watches.
+    progress: Option<Progress>,
 }
 
 impl Buffers {
@@ -236,6 +239,18 @@ impl Buffers {
             max_live: max_live.min(MAX_LIVE_BUFFERS),
             live: 0,
             max_copy,
+            progress: None,
+        }
+    }
+
+    /// Reports how far the input has been read to `progress`.
+    pub fn watch_input(&mut self, progress: Progress) {
+        self.progress = Some(progress);
+    }
+
+    fn input_reached(&self, kind: Kind, offset: u64) {
+        if let (Kind::Input, Some(progress)) = (kind, &self.progress) {
+            progress.reached(offset);
         }
     }
 
@@ -320,6 +335,7 @@ impl Buffers {
             Ok(range) => {
                 let len = range.end - range.start;
                 self.check_copy(len)?;
+                self.input_reached(buffer.kind, range.end);
                 Ok(Ok(Read {
                     storage: &buffer.storage,
                     kind: buffer.kind,
@@ -423,6 +439,7 @@ impl Buffers {
                 .map_err(io(doing()))?;
         }
         self.quota.resize(shape.kind, shape.len, copy.new_len);
+        self.input_reached(src_kind, src_offset + copy.count);
         Ok(Ok(copy.count))
     }
 

@@ -57,37 +57,59 @@ impl Cache {
     /// The component compiled from `wasm`, from the cache or compiled now
     /// (and then stored).
     pub(crate) fn component(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
-        let path = self.entry(engine, "component", wasm);
-        if let Some(artifact) = read_entry(&path) {
-            // SAFETY: the artifact is byte for byte what `Component::serialize`
-            // wrote for an engine with this configuration (the key covers the
-            // configuration and wasmtime's version; the hash covers the bytes),
-            // in the user's own cache directory.
-            if let Ok(component) = unsafe { Component::deserialize(engine, &artifact) } {
-                return Ok(component);
-            }
-        }
-        let component = Component::new(engine, wasm)?;
-        if let Ok(artifact) = component.serialize() {
-            write_entry(&path, &artifact);
-        }
-        Ok(component)
+        self.load(
+            engine,
+            "component",
+            wasm,
+            // SAFETY: `artifact` passed `read_entry`: it is byte for byte what
+            // `Component::serialize` wrote for an engine with this
+            // configuration (the key covers the configuration and our
+            // version; the hash covers the bytes), in the user's own cache.
+            |artifact| unsafe { Component::deserialize(engine, artifact) },
+            || Component::new(engine, wasm),
+            Component::serialize,
+        )
     }
 
     /// The same for a core module.
     pub(crate) fn module(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Module> {
-        let path = self.entry(engine, "module", wasm);
+        self.load(
+            engine,
+            "module",
+            wasm,
+            // SAFETY: as for components above, with `Module::serialize`.
+            |artifact| unsafe { Module::deserialize(engine, artifact) },
+            || Module::new(engine, wasm),
+            Module::serialize,
+        )
+    }
+
+    /// From the entry if it is whole and usable, else compiled and stored.
+    fn load<T>(
+        &self,
+        engine: &Engine,
+        kind: &str,
+        wasm: &[u8],
+        deserialize: impl FnOnce(&[u8]) -> wasmtime::Result<T>,
+        compile: impl FnOnce() -> wasmtime::Result<T>,
+        serialize: impl FnOnce(&T) -> wasmtime::Result<Vec<u8>>,
+    ) -> wasmtime::Result<T> {
+        let path = self.entry(engine, kind, wasm);
         if let Some(artifact) = read_entry(&path) {
-            // SAFETY: as for components above.
-            if let Ok(module) = unsafe { Module::deserialize(engine, &artifact) } {
-                return Ok(module);
+            match deserialize(&artifact) {
+                Ok(compiled) => {
+                    tracing::debug!(entry = %path.display(), "compilation cache hit");
+                    return Ok(compiled);
+                }
+                Err(e) => tracing::debug!(entry = %path.display(), "unusable cache entry: {e}"),
             }
         }
-        let module = Module::new(engine, wasm)?;
-        if let Ok(artifact) = module.serialize() {
+        tracing::debug!(entry = %path.display(), "compilation cache miss: compiling");
+        let compiled = compile()?;
+        if let Ok(artifact) = serialize(&compiled) {
             write_entry(&path, &artifact);
         }
-        Ok(module)
+        Ok(compiled)
     }
 
     /// The file for `wasm` compiled as `kind` by `engine`.

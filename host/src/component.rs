@@ -16,14 +16,17 @@ use crate::bindings::bufbridge::buffers::digest;
 use crate::buffers::{Buffers, Handle, Outcome, Stop};
 use crate::rules;
 use crate::state::{RunState, trap};
+use crate::stats::{Import, Stats};
 
 /// The Rust side of the WIT `buffer` resource: a marker, since the rep of a
 /// `Resource<BufferResource>` is the buffer's [`Handle`] in [`Buffers`].
 pub struct BufferResource;
 
-/// What the buffer host functions may borrow of a [`RunState`].
+/// What the buffer host functions may borrow of a [`RunState`]: the buffer
+/// table and the run's counters, nothing else.
 pub struct BuffersView<'a> {
     pub buffers: &'a mut Buffers,
+    pub stats: &'a mut Stats,
 }
 
 /// The [`HasData`] projection from the store's data to [`BuffersView`].
@@ -38,6 +41,7 @@ impl HasData for BuffersProjection {
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     Processor::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
         buffers: &mut state.buffers,
+        stats: &mut state.stats,
     })?;
     add_fast_paths(linker)
 }
@@ -61,6 +65,10 @@ fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
             let outcome = with_guest_bytes(&mut store, &data, |buffers, bytes| {
                 buffers.write(handle(&this), offset, bytes)
             });
+            store
+                .data_mut()
+                .stats
+                .record(Import::Write, moved(&outcome, data.len()), 0, 0);
             Ok((lift(outcome, Ok)?,))
         },
     )?;
@@ -70,6 +78,10 @@ fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
             let outcome = with_guest_bytes(&mut store, &data, |buffers, bytes| {
                 buffers.append(handle(&this), bytes)
             });
+            store
+                .data_mut()
+                .stats
+                .record(Import::Append, moved(&outcome, data.len()), 0, 0);
             Ok((lift(outcome, Ok)?,))
         },
     )?;
@@ -132,16 +144,19 @@ impl wit::HostBuffer for BuffersView<'_> {
         &mut self,
         limit: u64,
     ) -> wasmtime::Result<Result<Resource<BufferResource>, BufferError>> {
+        self.stats.record(Import::Create, 0, 0, 0);
         lift(self.buffers.create(limit), |h| {
             Ok(Resource::new_own(h.to_raw()))
         })
     }
 
     fn len(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<u64> {
+        self.stats.record(Import::Len, 0, 0, 0);
         self.buffers.len(handle(&this)).map_err(trap)
     }
 
     fn limit(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<u64> {
+        self.stats.record(Import::Limit, 0, 0, 0);
         self.buffers.limit(handle(&this)).map_err(trap)
     }
 
@@ -152,10 +167,13 @@ impl wit::HostBuffer for BuffersView<'_> {
         len: u32,
     ) -> wasmtime::Result<Result<Vec<u8>, BufferError>> {
         // The generated bindings take an owned Vec: this is the one copy.
-        lift(
+        let bytes = lift(
             self.buffers.read(handle(&this), offset, len.into()),
             |read| read.to_vec(),
-        )
+        )?;
+        let out = bytes.as_ref().map_or(0, |b| b.len() as u64);
+        self.stats.record(Import::Read, 0, out, 0);
+        Ok(bytes)
     }
 
     fn write(
@@ -164,7 +182,11 @@ impl wit::HostBuffer for BuffersView<'_> {
         offset: u64,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), BufferError>> {
-        lift(self.buffers.write(handle(&this), offset, &data), Ok)
+        // Shadowed by the fast path in `add_fast_paths`; kept for the trait.
+        let outcome = self.buffers.write(handle(&this), offset, &data);
+        self.stats
+            .record(Import::Write, moved(&outcome, data.len()), 0, 0);
+        lift(outcome, Ok)
     }
 
     fn append(
@@ -172,7 +194,11 @@ impl wit::HostBuffer for BuffersView<'_> {
         this: Resource<BufferResource>,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), BufferError>> {
-        lift(self.buffers.append(handle(&this), &data), Ok)
+        // Shadowed by the fast path in `add_fast_paths`; kept for the trait.
+        let outcome = self.buffers.append(handle(&this), &data);
+        self.stats
+            .record(Import::Append, moved(&outcome, data.len()), 0, 0);
+        lift(outcome, Ok)
     }
 
     fn truncate(
@@ -180,6 +206,7 @@ impl wit::HostBuffer for BuffersView<'_> {
         this: Resource<BufferResource>,
         len: u64,
     ) -> wasmtime::Result<Result<(), BufferError>> {
+        self.stats.record(Import::Truncate, 0, 0, 0);
         lift(self.buffers.truncate(handle(&this), len), Ok)
     }
 
@@ -194,10 +221,16 @@ impl wit::HostBuffer for BuffersView<'_> {
         let outcome = self
             .buffers
             .copy(handle(&this), handle(&src), src_offset, offset, len);
+        let copied = match outcome {
+            Ok(Ok(count)) => count,
+            _ => 0,
+        };
+        self.stats.record(Import::CopyFrom, 0, 0, copied);
         lift(outcome, Ok)
     }
 
     fn drop(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<()> {
+        self.stats.record(Import::Drop, 0, 0, 0);
         self.buffers.drop_scratch(handle(&this)).map_err(trap)
     }
 }
@@ -209,8 +242,17 @@ impl digest::Host for BuffersView<'_> {
         offset: u64,
         len: u64,
     ) -> wasmtime::Result<Result<Vec<u8>, BufferError>> {
+        self.stats.record(Import::Sha256, 0, 0, 0);
         lift(self.buffers.sha256(handle(&buf), offset, len), |hash| {
             Ok(hash.to_vec())
         })
+    }
+}
+
+/// The bytes a write moved: all of them, or none if it was refused.
+fn moved(outcome: &Outcome<()>, len: usize) -> u64 {
+    match outcome {
+        Ok(Ok(())) => len as u64,
+        _ => 0,
     }
 }

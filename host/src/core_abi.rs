@@ -14,6 +14,7 @@ use wasmtime::{Caller, Extern, Linker};
 use crate::buffers::{Handle, Outcome, Stop};
 use crate::rules::BufferError;
 use crate::state::{RunState, trap};
+use crate::stats::Import;
 
 /// The import module name core guests use.
 pub const MODULE: &str = "bufbridge:buffers/raw@0.1.0";
@@ -82,12 +83,18 @@ fn guest_range(memory: &[u8], ptr: i32, len: i32) -> wasmtime::Result<Range<usiz
 
 /// Adds the raw imports to a core-module linker.
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
-    linker.func_wrap(MODULE, "len", |caller: Caller<'_, RunState>, h: i32| {
+    linker.func_wrap(MODULE, "len", |mut caller: Caller<'_, RunState>, h: i32| {
+        caller.data_mut().stats.record(Import::Len, 0, 0, 0);
         Ok(caller.data().buffers.len(handle(h))? as i64)
     })?;
-    linker.func_wrap(MODULE, "limit", |caller: Caller<'_, RunState>, h: i32| {
-        Ok(caller.data().buffers.limit(handle(h))? as i64)
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "limit",
+        |mut caller: Caller<'_, RunState>, h: i32| {
+            caller.data_mut().stats.record(Import::Limit, 0, 0, 0);
+            Ok(caller.data().buffers.limit(handle(h))? as i64)
+        },
+    )?;
     linker.func_wrap(
         MODULE,
         "read",
@@ -97,10 +104,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             let outcome = state
                 .buffers
                 .read(handle(h), unsigned(offset), dst.len() as u64);
-            lift(outcome, |read| {
+            let got = lift(outcome, |read| {
                 read.copy_to(&mut memory[dst.start..dst.start + read.len()])?;
                 Ok(read.len() as i64)
-            })
+            })?;
+            state.stats.record(Import::Read, 0, got.max(0) as u64, 0);
+            Ok(got)
         },
     )?;
     linker.func_wrap(
@@ -109,12 +118,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         |mut caller: Caller<'_, RunState>, h: i32, offset: i64, ptr: i32, len: i32| {
             let (memory, state) = memory_and_state(&mut caller)?;
             let src = guest_range(memory, ptr, len)?;
-            lift(
+            let n = src.len() as u64;
+            let status = lift(
                 state
                     .buffers
                     .write(handle(h), unsigned(offset), &memory[src]),
                 |()| Ok(0),
-            )
+            )?;
+            state
+                .stats
+                .record(Import::Write, if status == 0 { n } else { 0 }, 0, 0);
+            Ok(status)
         },
     )?;
     linker.func_wrap(
@@ -123,13 +137,19 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         |mut caller: Caller<'_, RunState>, h: i32, ptr: i32, len: i32| {
             let (memory, state) = memory_and_state(&mut caller)?;
             let src = guest_range(memory, ptr, len)?;
-            lift(state.buffers.append(handle(h), &memory[src]), |()| Ok(0))
+            let n = src.len() as u64;
+            let status = lift(state.buffers.append(handle(h), &memory[src]), |()| Ok(0))?;
+            state
+                .stats
+                .record(Import::Append, if status == 0 { n } else { 0 }, 0, 0);
+            Ok(status)
         },
     )?;
     linker.func_wrap(
         MODULE,
         "truncate",
         |mut caller: Caller<'_, RunState>, h: i32, len: i64| {
+            caller.data_mut().stats.record(Import::Truncate, 0, 0, 0);
             lift(
                 caller.data_mut().buffers.truncate(handle(h), unsigned(len)),
                 |()| Ok(0),
@@ -145,8 +165,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
          src_offset: i64,
          offset: i64,
          len: i64| {
-            let buffers = &mut caller.data_mut().buffers;
-            let outcome = buffers.copy(
+            let state = caller.data_mut();
+            let outcome = state.buffers.copy(
                 handle(h),
                 handle(src),
                 unsigned(src_offset),
@@ -154,13 +174,18 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 unsigned(len),
             );
             // A count is at most a buffer's length, which fits in memory and so in an i64.
-            lift(outcome, |count| Ok(count as i64))
+            let count = lift(outcome, |count| Ok(count as i64))?;
+            state
+                .stats
+                .record(Import::CopyFrom, 0, 0, count.max(0) as u64);
+            Ok(count)
         },
     )?;
     linker.func_wrap(
         MODULE,
         "create",
         |mut caller: Caller<'_, RunState>, limit: i64| {
+            caller.data_mut().stats.record(Import::Create, 0, 0, 0);
             lift(caller.data_mut().buffers.create(unsigned(limit)), |h| {
                 Ok(i64::from(h.to_raw()))
             })
@@ -170,11 +195,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         MODULE,
         "drop",
         |mut caller: Caller<'_, RunState>, h: i32| {
+            caller.data_mut().stats.record(Import::Drop, 0, 0, 0);
             caller.data_mut().buffers.drop_scratch(handle(h))?;
             Ok(0i64)
         },
     )?;
-    linker.func_wrap(MODULE, "args_size", |caller: Caller<'_, RunState>| {
+    linker.func_wrap(MODULE, "args_size", |mut caller: Caller<'_, RunState>| {
+        caller.data_mut().stats.record(Import::ArgsSize, 0, 0, 0);
         let size: usize = caller.data().core.args.iter().map(|a| a.len() + 1).sum();
         i32::try_from(size).map_err(|_| wasmtime::format_err!("the arguments do not fit in 2 GiB"))
     })?;
@@ -183,6 +210,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         "args_get",
         |mut caller: Caller<'_, RunState>, ptr: i32| {
             let (memory, state) = memory_and_state(&mut caller)?;
+            state.stats.record(Import::ArgsGet, 0, 0, 0);
             let args = &state.core.args;
             let size = args.iter().map(|a| a.len() + 1).sum::<usize>();
             let dst = guest_range(memory, ptr, i32::try_from(size)?)?;
@@ -200,6 +228,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         "fail",
         |mut caller: Caller<'_, RunState>, ptr: i32, len: i32| {
             let (memory, state) = memory_and_state(&mut caller)?;
+            state.stats.record(Import::Fail, 0, 0, 0);
             let range = guest_range(memory, ptr, len)?;
             let kept = &memory[range.start..range.end.min(range.start + MAX_FAIL_MESSAGE)];
             state.core.failure = Some(String::from_utf8_lossy(kept).into_owned());

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::buffers::HostIo;
+use crate::inspect::{Kind, Problem, Verdict};
 use crate::units::Size;
 
 /// Why a guest could not be loaded.
@@ -11,10 +12,12 @@ use crate::units::Size;
 pub enum LoadError {
     /// The bytes are not valid WebAssembly (binary or text).
     Invalid(wasmtime::Error),
-    /// A valid component that does not fit the `processor` world.
-    IncompatibleComponent(wasmtime::Error),
-    /// A valid core module that does not fit the core ABI.
-    IncompatibleModule(wasmtime::Error),
+    /// A valid component that does not fit the `processor` world: every
+    /// import and export that does not, as `bufbridge inspect` lists them.
+    IncompatibleComponent(Vec<Problem>),
+    /// A valid core module that does not fit the core ABI: every import and
+    /// export that does not.
+    IncompatibleModule(Vec<Problem>),
 }
 
 impl fmt::Display for LoadError {
@@ -24,14 +27,12 @@ impl fmt::Display for LoadError {
                 f,
                 "not valid WebAssembly (a component or a core module, binary or text): {e:#}"
             ),
-            LoadError::IncompatibleComponent(e) => write!(
-                f,
-                "the component does not fit the bufbridge `processor` world (wit/buffers.wit): {e:#}"
-            ),
-            LoadError::IncompatibleModule(e) => write!(
-                f,
-                "the core module does not fit the bufbridge core ABI (wit/CORE_ABI.md): {e:#}"
-            ),
+            LoadError::IncompatibleComponent(problems) => {
+                Verdict::new(Kind::Component, problems).fmt(f)
+            }
+            LoadError::IncompatibleModule(problems) => {
+                Verdict::new(Kind::CoreModule, problems).fmt(f)
+            }
         }
     }
 }

@@ -36,16 +36,19 @@ mod component;
 mod core_abi;
 pub mod destination;
 pub mod error;
+pub mod inspect;
 mod rules;
 pub mod run;
 mod state;
+pub mod stats;
 mod storage;
 pub mod units;
 
 pub use buffers::HostIo;
 pub use cache::Cache;
 pub use error::{Limit, LoadError, RunError};
-pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced};
+pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced, Watch};
+pub use stats::{Progress, Stats};
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
 /// `copy`, `upper`, `lower`, `reverse`, `count`, `sha256` and `selftest`.

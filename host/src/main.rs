@@ -3,14 +3,18 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, IsTerminal, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
 use std::time::Duration;
 
 use bufbridge::destination::Destination;
-use bufbridge::units::{parse_duration, parse_size};
-use bufbridge::{Cache, DEFAULT_GUEST, Host, HostOptions, Input, Limits, Output, RunError};
+use bufbridge::units::{Size, parse_duration, parse_size};
+use bufbridge::{
+    Cache, DEFAULT_GUEST, Host, HostOptions, Input, Limits, Output, Progress, RunError, Watch,
+};
 use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as `--help` and the README list them.
@@ -25,7 +29,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success: the output was written
   1  the guest returned an error (its message is printed)
-  2  usage error: bad arguments, or GUEST is not a bufbridge component
+  2  usage error: bad arguments, or GUEST does not fit (`bufbridge inspect GUEST` says why)
   3  the guest trapped or hit a limit (the message names the cause)
   4  host I/O error: the guest or input is unreadable, or the output is unwritable
 
@@ -55,6 +59,31 @@ enum Command {
     /// Run a guest over an input, writing its output
     #[command(after_long_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Show a guest's imports and exports, and whether it fits the host
+    #[command(after_long_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
+}
+
+const INSPECT_HELP: &str = "\
+Prints what GUEST imports and exports, in WIT for a component and with core
+types for a core module, then whether it fits the host: for a component, the
+`processor` world of wit/buffers.wit (imports from it and from WASI 0.2, any
+subset, and an export `process` of the world's type); for a core module,
+wit/CORE_ABI.md. Each import or export that does not fit is listed with what
+the host expected and what GUEST has. `bufbridge run` gives the same list for
+a guest that does not fit.
+
+Examples:
+  bufbridge inspect
+  bufbridge inspect my_guest.wasm
+
+Exit codes:
+  0 the guest fits, 2 it does not fit or is not WebAssembly, 4 GUEST is unreadable";
+
+#[derive(Args)]
+struct InspectArgs {
+    /// Guest to inspect: a component, or a core module (.wasm or .wat) [default: the embedded default guest]
+    guest: Option<PathBuf>,
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -112,12 +141,19 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
     max_copy: u64,
 
+    /// After the run, print calls and bytes per buffer import and the time
+    /// spent in the guest and in the host, to stderr
+    #[arg(long)]
+    stats: bool,
+
     /// Compile the guest afresh instead of using the compilation cache
     /// ($BUFBRIDGE_CACHE_DIR, else ~/.cache/bufbridge)
     #[arg(long)]
     no_cache: bool,
 
-    /// On failure, print the whole error chain and the guest's backtrace
+    /// Log what the host does (loading, the cache, the run) to stderr and, on
+    /// failure, print the whole error chain and the guest's backtrace.
+    /// RUST_LOG (e.g. `bufbridge=trace,wasmtime=debug`) chooses the logs instead
     #[arg(short, long)]
     verbose: bool,
 
@@ -136,6 +172,50 @@ fn main() -> ExitCode {
                 ExitCode::from(failure.code)
             }
         },
+        Command::Inspect(args) => inspect(args),
+    }
+}
+
+/// `bufbridge inspect`: the report on stdout; exit 0 when the guest fits,
+/// 2 when it does not.
+fn inspect(args: InspectArgs) -> ExitCode {
+    let name = args
+        .guest
+        .as_ref()
+        .map_or("the default guest".into(), |p| p.display().to_string());
+    let report = (|| {
+        let bytes: Cow<[u8]> = match &args.guest {
+            Some(path) => Cow::Owned(
+                std::fs::read(path)
+                    .map_err(|e| fail(exit::IO, format!("cannot read guest {name}: {e}")))?,
+            ),
+            None => Cow::Borrowed(DEFAULT_GUEST),
+        };
+        let options = HostOptions {
+            cache: Cache::default_dir().map(Cache::new),
+            ..HostOptions::default()
+        };
+        let host = Host::with_options(options).map_err(|e| {
+            fail(
+                exit::IO,
+                format!("cannot start the WebAssembly engine: {e:#}"),
+            )
+        })?;
+        bufbridge::inspect::inspect(&host, &bytes)
+            .map_err(|e| fail(exit::USAGE, format!("cannot inspect {name}: {e}")))
+    })();
+    match report {
+        Ok(report) => {
+            print!("{report}");
+            match report.fits() {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::from(exit::USAGE),
+            }
+        }
+        Err(failure) => {
+            eprintln!("bufbridge: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
     }
 }
 
@@ -151,7 +231,21 @@ fn fail(code: u8, message: impl Into<String>) -> Failure {
     }
 }
 
+/// Logs to stderr through `tracing`: what RUST_LOG asks for, else debug
+/// events of bufbridge itself with `-v`, else only warnings.
+fn init_logging(verbose: bool) {
+    let default = if verbose { "bufbridge=debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .without_time()
+        .init();
+}
+
 fn run(args: RunArgs) -> Result<(), Failure> {
+    init_logging(args.verbose);
     let guest_bytes: Cow<[u8]> = match &args.guest {
         Some(path) => std::fs::read(path).map(Cow::Owned).map_err(|e| {
             fail(
@@ -209,14 +303,23 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
         fuel: args.fuel,
     };
-    host.run_with(
-        &guest,
-        input,
-        Output::File(output_file),
-        &args.args,
-        &limits,
-    )
-    .map_err(|e| {
+    let input_size = match &input {
+        Input::File(file) => file.metadata().ok().map(|m| m.len()),
+        Input::Bytes(bytes) => Some(bytes.len() as u64),
+    };
+    let progress = Progress::new();
+    let line = ProgressLine::start(&progress, input_size);
+    let watch = Watch {
+        time_host_calls: args.stats,
+        progress: Some(&progress),
+    };
+    let output = Output::File(output_file);
+    let (result, stats) = host.run_watched(&guest, input, output, &args.args, &limits, &watch);
+    drop(line);
+    if args.stats {
+        eprintln!("bufbridge: stats\n{stats}");
+    }
+    result.map_err(|e| {
         let code = match e {
             RunError::Failed(_) => exit::GUEST_ERROR,
             RunError::LimitExceeded(..) | RunError::Trapped(_) => exit::TRAPPED,
@@ -238,6 +341,59 @@ fn run(args: RunArgs) -> Result<(), Failure> {
                 .and_then(|_| io::copy(&mut spool, &mut stdout))
                 .and_then(|_| stdout.flush())
                 .map_err(|e| io_error("write output to stdout", e))
+        }
+    }
+}
+
+/// A line on stderr saying how much of the input the guest has read,
+/// redrawn a few times a second while the run goes on. Only for a person
+/// watching: when stderr is a terminal and the input's size is known. A run
+/// that ends within the first redraw shows nothing.
+struct ProgressLine {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl ProgressLine {
+    fn start(progress: &Progress, total: Option<u64>) -> Option<Self> {
+        let total = total.filter(|&total| total > 0)?;
+        if !io::stderr().is_terminal() {
+            return None;
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let progress = progress.clone();
+        let thread = thread::spawn(move || {
+            let mut drawn = false;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(REDRAW) {
+                let done = progress.input_bytes();
+                let percent = 100.0 * done as f64 / total as f64;
+                eprint!(
+                    "\r\x1b[Kbufbridge: {} of {} read ({percent:.0}%)",
+                    Size(done),
+                    Size(total)
+                );
+                drawn = true;
+            }
+            if drawn {
+                eprint!("\r\x1b[K");
+            }
+        });
+        Some(ProgressLine {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// How often the progress line is redrawn.
+const REDRAW: Duration = Duration::from_millis(250);
+
+impl Drop for ProgressLine {
+    /// Stops the redrawing and clears the line.
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            thread.join().ok();
         }
     }
 }

@@ -4,12 +4,12 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{self as cm, Component};
 use wasmtime::{
-    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
-    PoolingAllocationConfig, Store, Trap, ValType,
+    CallHook, Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
+    PoolingAllocationConfig, Store, StoreContextMut, Trap, ValType,
 };
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -18,9 +18,10 @@ use crate::buffers::{Buffers, Fault, Handle, HostIo};
 use crate::cache::Cache;
 use crate::error::{Limit, LoadError, RunError};
 use crate::state::{Limiter, RunState, trap};
+use crate::stats::{Progress, Stats};
 use crate::storage::Storage;
 use crate::units::Seconds;
-use crate::{component, core_abi};
+use crate::{component, core_abi, inspect};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -122,6 +123,17 @@ impl Produced {
     }
 }
 
+/// What to watch of a run besides its result ([`Host::run_watched`]).
+#[derive(Debug, Clone, Default)]
+pub struct Watch<'a> {
+    /// Split the run's time between guest and host ([`Stats::host_time`]);
+    /// this reads the clock twice per host call.
+    pub time_host_calls: bool,
+    /// Keep this up to date with how far the input has been read, for
+    /// another thread to show.
+    pub progress: Option<&'a Progress>,
+}
+
 /// A compiled guest, ready to run any number of times.
 #[derive(Clone)]
 pub struct Guest {
@@ -191,6 +203,20 @@ impl Host {
     /// Compiles a guest, a component or a core module in binary or text
     /// form (told apart by the bytes themselves), and checks that it fits.
     pub fn load(&self, wasm: &[u8]) -> Result<Guest, LoadError> {
+        let started = Instant::now();
+        let guest = self.load_guest(wasm);
+        if let Ok(guest) = &guest {
+            let kind = if guest.is_component() {
+                "component"
+            } else {
+                "core module"
+            };
+            tracing::debug!(bytes = wasm.len(), elapsed = ?started.elapsed(), "loaded a {kind}");
+        }
+        guest
+    }
+
+    fn load_guest(&self, wasm: &[u8]) -> Result<Guest, LoadError> {
         let binary = if wasm.starts_with(b"\0asm") {
             Cow::Borrowed(wasm)
         } else {
@@ -207,7 +233,10 @@ impl Host {
                 .component_linker
                 .instantiate_pre(&component)
                 .and_then(ProcessorPre::new)
-                .map_err(LoadError::IncompatibleComponent)?;
+                .map_err(|e| {
+                    // The linker names only its first problem: list them all.
+                    LoadError::IncompatibleComponent(inspect::component_problems(&binary, &e))
+                })?;
             GuestKind::Component(pre)
         } else {
             let module = match &self.options.cache {
@@ -215,11 +244,11 @@ impl Host {
                 None => Module::new(&self.engine, &binary),
             };
             let module = module.map_err(LoadError::Invalid)?;
-            check_core_exports(&module).map_err(LoadError::IncompatibleModule)?;
-            let pre = self
-                .core_linker
-                .instantiate_pre(&module)
-                .map_err(LoadError::IncompatibleModule)?;
+            let pre = check_core_exports(&module)
+                .and_then(|()| self.core_linker.instantiate_pre(&module))
+                .map_err(|e| {
+                    LoadError::IncompatibleModule(inspect::module_problems(&binary, &e))
+                })?;
             GuestKind::Core(pre)
         };
         Ok(Guest { kind })
@@ -250,6 +279,52 @@ impl Host {
         args: &[String],
         limits: &Limits,
     ) -> Result<Produced, RunError> {
+        self.run_watched(guest, input, output, args, limits, &Watch::default())
+            .0
+    }
+
+    /// [`Host::run_with`], and what the run did, whether it succeeded or not:
+    /// calls and bytes per buffer import and, if asked, the time spent in
+    /// the guest and in the host (what `bufbridge run --stats` prints). See
+    /// [`Watch`] for what else can be watched while it runs.
+    pub fn run_watched(
+        &self,
+        guest: &Guest,
+        input: Input,
+        output: Output,
+        args: &[String],
+        limits: &Limits,
+        watch: &Watch<'_>,
+    ) -> (Result<Produced, RunError>, Stats) {
+        let (mut store, input, output) = match self.store(input, output, limits) {
+            Ok(prepared) => prepared,
+            Err(e) => return (Err(e), Stats::default()),
+        };
+        if let Some(progress) = watch.progress {
+            store.data_mut().buffers.watch_input(progress.clone());
+        }
+        if watch.time_host_calls {
+            store.call_hook(time_host_calls);
+        }
+        tracing::debug!(?limits, ?args, "running the guest");
+        let started = Instant::now();
+        let result = execute(&mut store, guest, input, output, args, limits);
+        let mut stats = std::mem::take(&mut store.data_mut().stats);
+        stats.total_time = started.elapsed();
+        match &result {
+            Ok(_) => tracing::debug!(elapsed = ?stats.total_time, "the guest succeeded"),
+            Err(e) => tracing::debug!(elapsed = ?stats.total_time, "the run failed: {e}"),
+        }
+        (result, stats)
+    }
+
+    /// A fresh store for one run, holding its input and output buffers.
+    fn store(
+        &self,
+        input: Input,
+        output: Output,
+        limits: &Limits,
+    ) -> Result<(Store<RunState>, Handle, Handle), RunError> {
         let input = match input {
             Input::Bytes(bytes) => Storage::from(bytes),
             Input::File(file) => Storage::file(file)
@@ -272,7 +347,7 @@ impl Host {
         let mut store = Store::new(&self.engine, state);
         store.limiter(RunState::limiter);
         // Wasm code yields to the executor at every tick, so the timeout
-        // below is checked even while the guest computes.
+        // in `execute` is checked even while the guest computes.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         match (limits.fuel, self.options.fuel) {
@@ -285,48 +360,75 @@ impl Host {
             }
             (None, false) => {}
         }
+        Ok((store, input, output))
+    }
+}
 
-        // The guest runs as a future, so that the timeout covers everything
-        // it does: computing (it yields at each tick) and waiting in WASI
-        // (a sleep or a poll is a future too). Dropping the future on
-        // timeout cancels the guest; the store is dropped with it.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| RunError::HostIo(host_io("starting the async runtime", e)))?;
-        let outcome = runtime.block_on(async {
-            let run = async {
-                match &guest.kind {
-                    GuestKind::Component(pre) => {
-                        run_component(pre, &mut store, input, output, args).await
-                    }
-                    GuestKind::Core(pre) => run_core(pre, &mut store, input, output, args).await,
-                }
-            };
-            match limits.timeout {
-                Some(timeout) => tokio::time::timeout(timeout, run).await.ok(),
-                None => Some(run.await),
+/// Instantiates the guest and runs `process` in `store`, under the timeout.
+fn execute(
+    store: &mut Store<RunState>,
+    guest: &Guest,
+    input: Handle,
+    output: Handle,
+    args: &[String],
+    limits: &Limits,
+) -> Result<Produced, RunError> {
+    // The guest runs as a future, so that the timeout covers everything it
+    // does: computing (it yields at each tick) and waiting in WASI (a sleep
+    // or a poll is a future too). Dropping the future on timeout cancels
+    // the guest.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::HostIo(host_io("starting the async runtime", e)))?;
+    let outcome = runtime.block_on(async {
+        let run = async {
+            match &guest.kind {
+                GuestKind::Component(pre) => run_component(pre, store, input, output, args).await,
+                GuestKind::Core(pre) => run_core(pre, store, input, output, args).await,
             }
-        });
-        match outcome {
-            Some(Ok(Ok(()))) => {}
-            Some(Ok(Err(message))) => return Err(RunError::Failed(message)),
-            Some(Err(trap)) => return Err(blame(trap, Some(store.data()), limits)),
-            None => {
-                let timeout = limits.timeout.expect("only a timeout ends a run early");
-                let stopped =
-                    wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
-                return Err(RunError::LimitExceeded(Limit::Time(timeout), stopped));
+        };
+        match limits.timeout {
+            Some(timeout) => tokio::time::timeout(timeout, run)
+                .await
+                .map_err(|_| timeout),
+            None => Ok(run.await),
+        }
+    });
+    match outcome {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(message))) => return Err(RunError::Failed(message)),
+        Ok(Err(trap)) => return Err(blame(trap, Some(store.data()), limits)),
+        Err(timeout) => {
+            let stopped = wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
+            return Err(RunError::LimitExceeded(Limit::Time(timeout), stopped));
+        }
+    }
+    let output = store.data_mut().buffers.remove(output);
+    Ok(
+        match output.map_err(|fault| blame(trap(fault), None, limits))? {
+            Storage::Memory(bytes) => Produced::Bytes(bytes),
+            Storage::File { file, .. } => Produced::File(file),
+        },
+    )
+}
+
+/// The call hook of a timed run: adds up the time spent in host functions.
+fn time_host_calls(
+    mut store: StoreContextMut<'_, RunState>,
+    hook: CallHook,
+) -> wasmtime::Result<()> {
+    let state = store.data_mut();
+    match hook {
+        CallHook::CallingHost => state.host_call_began = Some(Instant::now()),
+        CallHook::ReturningFromHost => {
+            if let Some(began) = state.host_call_began.take() {
+                state.stats.host_time += began.elapsed();
             }
         }
-        let output = store.data_mut().buffers.remove(output);
-        Ok(
-            match output.map_err(|fault| blame(trap(fault), None, limits))? {
-                Storage::Memory(bytes) => Produced::Bytes(bytes),
-                Storage::File { file, .. } => Produced::File(file),
-            },
-        )
+        CallHook::CallingWasm | CallHook::ReturningFromWasm => {}
     }
+    Ok(())
 }
 
 fn host_io(doing: &str, error: std::io::Error) -> HostIo {

@@ -6,7 +6,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Memory, ResourceLimiter};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use std::time::Instant;
+
 use crate::buffers::{Buffers, Stop};
+use crate::stats::Stats;
 
 pub struct RunState {
     /// WASI p2: no arguments, environment, files or network; stdio to stderr.
@@ -19,6 +22,10 @@ pub struct RunState {
     pub(crate) limiter: Limiter,
     /// What only a core-module guest needs.
     pub(crate) core: CoreState,
+    /// Calls and bytes per import, and time in the host.
+    pub(crate) stats: Stats,
+    /// When the current host call began, while stats are timed.
+    pub(crate) host_call_began: Option<Instant>,
 }
 
 /// What a run of a core module keeps beside the buffers.
@@ -40,6 +47,8 @@ impl RunState {
             buffers,
             limiter,
             core: CoreState::default(),
+            stats: Stats::default(),
+            host_call_began: None,
         }
     }
 

@@ -12,12 +12,11 @@ use std::sync::OnceLock;
 
 use bufbridge::{DEFAULT_GUEST, Guest, Host, Limits, RunError};
 
-/// The repository's root (the host package lives in `host/`).
-pub fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-}
+#[path = "../support/wasm_build.rs"]
+mod wasm_build;
+
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use wasm_build::repo;
 
 /// The hostile test guest (`tests/guests/hostile`), built for wasm32-wasip2
 /// the first time it is asked for in this test binary.
@@ -31,35 +30,12 @@ pub fn hostile_wasm() -> &'static [u8] {
     BYTES.get_or_init(|| std::fs::read(hostile_wasm_path()).expect("read the hostile guest"))
 }
 
-/// Builds the test guests' workspace with its own target directory (sharing
-/// the main one would wait on cargo's lock held by `cargo test` itself) and
-/// without the host's RUSTFLAGS; returns the path of `NAME.wasm`.
+/// Builds the test guests' workspace (see `tests/support/wasm_build.rs`);
+/// returns the path of `NAME.wasm`.
 fn build_test_guest(name: &str) -> PathBuf {
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-guests");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(repo().join("tests/guests/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .output()
-        .expect("run cargo to build the test guests");
-    assert!(
-        out.status.success(),
-        "building tests/guests failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target_dir.join(format!("wasm32-wasip2/release/{name}.wasm"))
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = wasm_build::build("tests/guests/Cargo.toml", "wasm32-wasip2", &[], tmp);
+    dir.join(format!("{name}.wasm"))
 }
 
 /// One host for the whole test binary: engines are meant to be shared.

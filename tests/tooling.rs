@@ -1,0 +1,179 @@
+//! The CLI's manners: `--stats`, `-v` and RUST_LOG, and the progress line
+//! that appears only for a person watching a terminal.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::bufbridge;
+
+fn run(input: &Path, extra: &[&str], words: &[&str]) -> Output {
+    let mut cmd = bufbridge();
+    cmd.env_remove("RUST_LOG")
+        .arg("run")
+        .arg("--input")
+        .arg(input)
+        .args(["--output", "-"])
+        .args(extra)
+        .arg("--")
+        .args(words);
+    cmd.output().expect("run bufbridge")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// An input of `len` bytes of lower-case text.
+fn input(dir: &tempfile::TempDir, len: usize) -> std::path::PathBuf {
+    let path = dir.path().join("input.txt");
+    let text: Vec<u8> = (0..len).map(|i| b"abcdefgh\n"[i % 9]).collect();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn stats_count_calls_and_bytes_per_import_and_split_the_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // 200 KiB: four 64 KiB chunks (the last one short), then an empty read.
+    let path = input(&dir, 200 * 1024);
+    let out = run(&path, &["--stats"], &["upper"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 200 * 1024, "the output is unaffected");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "bufbridge: stats");
+    let header: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "import",
+            "calls",
+            "bytes",
+            "in",
+            "bytes",
+            "out",
+            "host-side"
+        ]
+    );
+    let row = |name: &str| -> Vec<&str> {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row in\n{err}"));
+        line.split_whitespace().collect()
+    };
+    assert_eq!(
+        row("read")[..5],
+        ["read", "5", "0", "bytes", "200"],
+        "{err}"
+    );
+    assert_eq!(row("append")[..4], ["append", "4", "200", "KiB"], "{err}");
+    let time = lines.last().unwrap();
+    assert!(
+        time.starts_with("time: ")
+            && time.contains(" ms in all, ")
+            && time.contains(" ms in the guest, ")
+            && time.ends_with(" ms in the host"),
+        "{time}"
+    );
+}
+
+#[test]
+fn without_flags_a_successful_run_says_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = input(&dir, 1000);
+    let out = run(&path, &[], &["upper"]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn verbose_logs_what_the_host_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = input(&dir, 1000);
+    let out = run(&path, &["-v"], &["upper"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    for event in [
+        "loaded a component",
+        "running the guest",
+        "the guest succeeded",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("DEBUG") && l.contains(event)),
+            "{event} in\n{err}"
+        );
+    }
+}
+
+#[test]
+fn rust_log_chooses_the_logs_without_verbose() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = input(&dir, 1000);
+    let out = bufbridge()
+        .env("RUST_LOG", "bufbridge::cache=debug")
+        .arg("run")
+        .arg("--input")
+        .arg(&path)
+        .args(["--output", "-", "--", "copy"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("bufbridge::cache: compilation cache"), "{err}");
+    assert!(
+        !err.contains("running the guest"),
+        "only the cache's logs: {err}"
+    );
+}
+
+/// Long enough a run (a few hundred ms) for the progress line to be drawn.
+const SLOW_INPUT: usize = 200 << 20;
+
+#[test]
+fn no_progress_line_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = input(&dir, SLOW_INPUT);
+    let out = bufbridge()
+        .arg("run")
+        .arg("--input")
+        .arg(&path)
+        .args(["--output"])
+        .arg(dir.path().join("out"))
+        .args(["--", "upper"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing for a pipe");
+}
+
+#[test]
+fn a_terminal_sees_how_much_of_the_input_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = input(&dir, SLOW_INPUT);
+    // `script` gives bufbridge a terminal for stderr, as a person would have.
+    let cmd = format!(
+        "{} run --input {} --output {} -- upper",
+        env!("CARGO_BIN_EXE_bufbridge"),
+        path.display(),
+        dir.path().join("out").display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env(
+            "BUFBRIDGE_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
+        .output()
+        .expect("`script` (util-linux) runs a command on a terminal");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains(" of 200 MiB read ("), "{screen}");
+    assert!(
+        screen.contains("\r\x1b[K"),
+        "the line is cleared at the end: {screen:?}"
+    );
+}
