@@ -80,14 +80,26 @@ fn write_wit_sources(manifest_dir: &Path, out_dir: &Path) {
         .arg(env::var("TARGET").unwrap())
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
-        // As for the guest: a target directory of its own (cargo caches what
-        // it learns of rustc there, and ours is the outer cargo's), and none
-        // of the host's flags or wrappers.
+        // Nothing of the build script's environment: its profile, flags,
+        // wrappers and jobserver (CARGO_MAKEFLAGS) confuse a nested cargo's
+        // probe of rustc. Only what finds the toolchain and the registry,
+        // and a target directory of its own (cargo caches what it learns of
+        // rustc there, and ours is the outer cargo's).
+        .env_clear()
+        .envs(
+            [
+                "PATH",
+                "HOME",
+                "CARGO_HOME",
+                "RUSTUP_HOME",
+                "RUSTUP_TOOLCHAIN",
+            ]
+            .into_iter()
+            .filter_map(|name| env::var_os(name).map(|value| (name, value))),
+        )
         .env("CARGO_TARGET_DIR", out_dir.join("metadata-target"))
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        // Cargo probes rustc with a program on stdin; give it none of ours.
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("could not run `cargo metadata` to find wasmtime-wasi's WIT");
     assert!(
