@@ -177,3 +177,50 @@ fn a_terminal_sees_how_much_of_the_input_was_read() {
         "the line is cleared at the end: {screen:?}"
     );
 }
+
+#[test]
+fn a_device_or_a_pipe_as_output_is_written_to_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = input(&dir, 1000);
+    // /dev/null stays the device: renaming over it would break every
+    // program on the machine that writes there.
+    let out = run_to(&path, Path::new("/dev/null"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        is_char_device(Path::new("/dev/null")),
+        "/dev/null is still a device"
+    );
+    // A FIFO gets the bytes, and stays a FIFO.
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = run_to(&path, &fifo);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = reader.join().unwrap();
+    assert_eq!(got, std::fs::read(&path).unwrap().to_ascii_uppercase());
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file(), "still a FIFO");
+}
+
+fn run_to(input: &Path, output: &Path) -> Output {
+    bufbridge()
+        .arg("run")
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .args(["--", "upper"])
+        .output()
+        .unwrap()
+}
+
+fn is_char_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path)
+        .unwrap()
+        .file_type()
+        .is_char_device()
+}

@@ -262,11 +262,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // success.
     let io_error = |what: &str, e: io::Error| fail(exit::IO, format!("cannot {what}: {e}"));
     let output_name = || format!("write output {}", args.output.display());
-    let (sink, output_file) = if is_stdio(&args.output) {
+    let (sink, output_file) = if is_stdio(&args.output) || is_special(&args.output) {
+        // Stdout, or a device or pipe: nothing to rename over, so the
+        // output is spooled and written there on success.
         let spool = tempfile::tempfile()
             .and_then(|spool| Ok((spool.try_clone()?, spool)))
-            .map_err(|e| io_error("create a spool file for stdout", e))?;
-        (Sink::Stdout(spool.0), spool.1)
+            .map_err(|e| io_error("create a spool file for the output", e))?;
+        (Sink::Stream(spool.0), spool.1)
     } else {
         let dest = Destination::create(&args.output).map_err(|e| io_error(&output_name(), e))?;
         let file = dest.file().map_err(|e| io_error(&output_name(), e))?;
@@ -334,13 +336,18 @@ fn run(args: RunArgs) -> Result<(), Failure> {
 
     match sink {
         Sink::File(dest) => dest.commit().map_err(|e| io_error(&output_name(), e)),
-        Sink::Stdout(mut spool) => {
-            let mut stdout = io::stdout().lock();
+        Sink::Stream(mut spool) => {
+            let mut to: Box<dyn Write> = if is_stdio(&args.output) {
+                Box::new(io::stdout().lock())
+            } else {
+                let device = std::fs::OpenOptions::new().write(true).open(&args.output);
+                Box::new(device.map_err(|e| io_error(&output_name(), e))?)
+            };
             spool
                 .seek(SeekFrom::Start(0))
-                .and_then(|_| io::copy(&mut spool, &mut stdout))
-                .and_then(|_| stdout.flush())
-                .map_err(|e| io_error("write output to stdout", e))
+                .and_then(|_| io::copy(&mut spool, &mut to))
+                .and_then(|_| to.flush())
+                .map_err(|e| io_error(&output_name(), e))
         }
     }
 }
@@ -400,9 +407,16 @@ impl Drop for ProgressLine {
 
 /// Where the output goes once the guest succeeded.
 enum Sink {
+    /// A regular file, replaced atomically.
     File(Destination),
-    /// Copied to stdout from this spool file.
-    Stdout(File),
+    /// Stdout or a special file, written from this spool file.
+    Stream(File),
+}
+
+/// An existing destination that is not a regular file (`/dev/null`, a FIFO,
+/// a terminal): it must be written to, never renamed over.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 fn is_stdio(path: &Path) -> bool {
