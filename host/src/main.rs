@@ -261,7 +261,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // the destination (or, for stdout, an anonymous one) and kept only on
     // success.
     let io_error = |what: &str, e: io::Error| fail(exit::IO, format!("cannot {what}: {e}"));
-    let output_name = || format!("write output {}", args.output.display());
+    let output_name = || match is_stdio(&args.output) {
+        true => "write output to stdout".to_string(),
+        false => format!("write output {}", args.output.display()),
+    };
     let (sink, output_file) = if is_stdio(&args.output) || is_special(&args.output) {
         // Stdout, or a device or pipe: nothing to rename over, so the
         // output is spooled and written there on success.
