@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+#[path = "support/wasm_build.rs"]
+mod wasm_build;
+
+use wasm_build::repo;
 
 fn abi_wat() -> PathBuf {
     repo().join("tests/wat/abi.wat")

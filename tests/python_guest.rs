@@ -21,11 +21,10 @@ const CHUNK: usize = 4096;
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
-}
+#[path = "support/wasm_build.rs"]
+mod wasm_build;
+
+use wasm_build::repo;
 
 fn example() -> PathBuf {
     repo().join("examples/python-guest")

@@ -2,6 +2,9 @@
 //! a benchmark. Included with `#[path]` by every test and bench that needs a
 //! guest, so there is one way to do it.
 
+// Each user takes what it needs.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
