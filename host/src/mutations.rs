@@ -584,10 +584,10 @@ const MUTATIONS: &[Mutation] = &[
                 let truncated = b.truncate(h, len)?;
                 // A buffer the guest cannot see holds what was given back.
                 let refunded = before - b.quota().used;
-                if refunded > 0 {
-                    if let Ok(hidden) = b.create(refunded)? {
-                        b.write(hidden, 0, &vec![0; refunded as usize])?.ok();
-                    }
+                if refunded > 0
+                    && let Ok(hidden) = b.create(refunded)?
+                {
+                    b.write(hidden, 0, &vec![0; refunded as usize])?.ok();
                 }
                 Ok(truncated)
             })
