@@ -472,7 +472,8 @@ fn quota_checks(c: &mut Checks, quota: u64) {
         filled = big.copy_from(&big, 0, len, quota - len).map(drop);
     }
     // The checks above dropped every scratch buffer they made, so only a
-    // host that kept their bytes counted can refuse this fill early.
+    // host that kept some of their bytes counted (at drop, or when they were
+    // truncated) can refuse this fill early.
     c.check(
         "quota: buffers dropped earlier gave their bytes back",
         matches!(filled, Err(QuotaExceeded(_))),

@@ -491,6 +491,21 @@ const MUTATIONS: &[Mutation] = &[
         },
     },
     Mutation {
+        breaks: "copy-from: the quota is checked before the limit",
+        caught_by: "quota: copy-from: limit comes before quota",
+        install: |l| {
+            shadow_copy(l, |b, dst, src, src_offset, offset, len| {
+                let (length, quota) = (b.len(dst)?, b.quota());
+                let n = count(b, src, src_offset, len).filter(|_| offset <= length);
+                let growth = n.map_or(0, |n| offset.saturating_add(n).saturating_sub(length));
+                if growth > quota.limit - quota.used && writable(b, dst)? {
+                    return Ok(Err(QuotaExceeded(quota.limit)));
+                }
+                b.copy(dst, src, src_offset, offset, len)
+            })
+        },
+    },
+    Mutation {
         breaks: "copy-from: returns len, not the bytes copied",
         caught_by: "copy-from counts what the source has",
         install: |l| {
