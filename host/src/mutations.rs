@@ -717,14 +717,16 @@ impl Harness {
     /// Runs `selftest` on a host changed by `install` (none: the real host);
     /// the names of the checks that failed, or how the run failed otherwise.
     fn selftest(&mut self, install: Option<Install>) -> Result<Vec<String>, String> {
-        let real = self.host.component_linker.clone();
-        if let Some(install) = install {
-            let linker = &mut self.host.component_linker;
-            linker.allow_shadowing(true);
-            install(linker).map_err(|e| format!("installing the mutation: {e:#}"))?;
-        }
-        let guest = self.host.load(DEFAULT_GUEST);
+        let linker = &mut self.host.component_linker;
+        let real = linker.clone();
+        linker.allow_shadowing(true);
+        let installed = install.map_or(Ok(()), |install| install(linker));
+        let guest = installed.map(|()| self.host.load(DEFAULT_GUEST));
+        // The next mutation starts from the real host again.
         self.host.component_linker = real;
+        let guest = guest
+            .map_err(|e| format!("installing the mutation: {e:#}"))?
+            .map_err(|e| e.to_string())?;
         let limits = Limits {
             quota: 1024 * 1024,
             max_output: 64 * 1024,
@@ -732,15 +734,13 @@ impl Harness {
         };
         let args = ["selftest".to_string()];
         let input = b"selftest input\n".to_vec();
-        match self
-            .host
-            .run(&guest.map_err(|e| e.to_string())?, input, &args, &limits)
-        {
+        match self.host.run(&guest, input, &args, &limits) {
             Ok(report) => {
                 let report = String::from_utf8_lossy(&report);
-                match report.lines().any(|line| line.starts_with("skip")) {
-                    true => Err(format!("selftest skipped checks:\n{report}")),
-                    false => Ok(Vec::new()),
+                if report.lines().any(|line| line.starts_with("skip")) {
+                    Err(format!("selftest skipped checks:\n{report}"))
+                } else {
+                    Ok(Vec::new())
                 }
             }
             Err(RunError::Failed(message)) => match message.split_once(" failed: ") {
