@@ -3,14 +3,19 @@
 //! use `selftest` as their conformance check, so a rule it cannot see is a
 //! rule they can break unnoticed.
 //!
-//! Mechanism: linker shadowing, test-only. Each [`Mutation`] takes a clone of
-//! the host's own component linker, allows shadowing, and redefines one
-//! import (a buffer method, `create`, the `buffer` resource's destructor, or
+//! Mechanism: linker shadowing, test-only. Each [`Mutation`] allows
+//! shadowing in the host's own component linker and redefines one import (a
+//! buffer method, `create`, the `buffer` resource's destructor, or
 //! `digest.sha256`) with a wrong variant, the way `add_fast_paths` in
-//! `component.rs` shadows `write` and `append`. A wrong variant usually calls
-//! the real [`Buffers`] method with its arguments or its answer altered, so
-//! it breaks exactly one rule. Nothing here is compiled outside `cfg(test)`:
-//! there is no flag in the buffer table and no new public API.
+//! `component.rs` shadows `write` and `append`; the real linker is put back
+//! from a clone afterwards. A wrong variant usually calls the real
+//! [`Buffers`] method with its arguments or its answer altered, so it breaks
+//! exactly one rule. Nothing here is compiled outside `cfg(test)`: there is
+//! no flag in the buffer table and no new public API.
+//!
+//! Two rules are beyond any guest's sight and are left to
+//! `tests/contract.rs`: that the input's length is the input's size, and
+//! that what the output holds becomes the run's output.
 //!
 //! The default guest then runs `selftest` under the limits it needs to skip
 //! nothing (`--quota 1MiB --max-output 64KiB`); each broken host must fail
