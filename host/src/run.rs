@@ -157,7 +157,8 @@ impl Guest {
 pub struct Host {
     engine: Engine,
     options: HostOptions,
-    component_linker: cm::Linker<RunState>,
+    /// Crate-visible so the mutation tests (`mutations.rs`) can shadow one import.
+    pub(crate) component_linker: cm::Linker<RunState>,
     core_linker: wasmtime::Linker<RunState>,
     /// Advances the engine's epoch every [`TICK`] while the host lives.
     _ticker: mpsc::Sender<()>,
