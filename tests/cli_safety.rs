@@ -520,6 +520,35 @@ fn an_endless_stdin_stops_at_the_timeout() {
 }
 
 #[test]
+fn reading_stdin_and_the_guest_share_the_timeout() {
+    let mut child = bufbridge()
+        .args(os(&[
+            &"run",
+            &hostile_wasm_path(),
+            &"--input",
+            &"-",
+            &"--output",
+            &"-",
+            &"--timeout",
+            &"2s",
+            &"--",
+            &"spin",
+        ]))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(b"slow input\n").unwrap();
+    thread::sleep(Duration::from_millis(500));
+    drop(pipe);
+    let out = finish(child);
+    assert_exit(&out, 3);
+    assert_says(&out, &["time limit of 2s", "reading the input took"]);
+}
+
+#[test]
 fn a_flooding_stdin_stops_at_max_input() {
     let (dir, before) = dir_with_old_output(b"");
     let out = run_cli(

@@ -672,13 +672,13 @@ fn open_input(path: &Path, max_input: u64, budget: &mut Budget) -> Result<Input,
     // A descriptor shared with the caller is read from where it stands;
     // only a file at its start can be read in place.
     let at_start = || (&file).stream_position().is_ok_and(|at| at == 0);
-    let input = if meta.is_file() && meta.len() > 0 && at_start() {
-        file
-    } else {
-        spool_stream(file, &what, max_input, budget)?
-    };
+    if meta.is_file() && meta.len() > 0 && at_start() {
+        return Ok(Input::File(file));
+    }
+    let spool = spool_stream(file, &what, max_input, budget)?;
+    // Only a stream is waited for; opening a file takes no time to speak of.
     budget.spend(started);
-    Ok(Input::File(input))
+    Ok(Input::File(spool))
 }
 
 /// The size of one read from a stream.
@@ -1079,7 +1079,14 @@ mod signals {
             .iter()
             .find(|(s, _)| *s == signal)
             .map_or("a signal", |(_, name)| name);
-        let message = format!("\nbufbridge: stopped by {name}; the output was left as it was\n");
+        // SAFETY: isatty only asks about descriptor 2.
+        let clear = match unsafe { libc::isatty(2) } {
+            // A progress line may be showing: clear it first.
+            1 => "\r\x1b[K",
+            _ => "",
+        };
+        let message =
+            format!("{clear}bufbridge: stopped by {name}; the output was left as it was\n");
         // SAFETY: writes a buffer we own to stderr, then ends the process
         // without running destructors or atexit handlers, which could wait
         // on locks the interrupted main thread holds.
