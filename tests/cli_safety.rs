@@ -735,3 +735,20 @@ fn guest_text_on_a_terminal_has_its_control_characters_escaped() {
     assert_exit(&out, 1);
     assert_says(&out, &[word]);
 }
+
+// ------------------------------------------------------------------- help
+
+#[test]
+fn help_lists_the_signal_exit_codes_and_the_new_limits() {
+    let out = run_cli(["--help"], None);
+    assert_exit(&out, 0);
+    let help = String::from_utf8(out.stdout).unwrap();
+    for words in ["129, 130, 143", "SIGINT", "--max-input 4GiB", "256 MiB"] {
+        assert!(help.contains(words), "`{words}` missing from:\n{help}");
+    }
+    let out = run_cli(["run", "--help"], None);
+    let help = String::from_utf8(out.stdout).unwrap();
+    for words in ["--max-input", "/dev/stdout", "129/130/143"] {
+        assert!(help.contains(words), "`{words}` missing from:\n{help}");
+    }
+}
