@@ -855,6 +855,9 @@ mod fds {
     /// is recorded earlier, by a constructor.
     static CLOSED_AT_START: AtomicU8 = AtomicU8::new(0);
 
+    // SAFETY: `.init_array` holds plain `extern "C" fn()` pointers that the
+    // loader calls before `main`; `record_closed` only reads descriptor flags
+    // and stores to an atomic, so it needs nothing Rust's runtime sets up.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[used]
     #[unsafe(link_section = ".init_array")]
