@@ -270,7 +270,7 @@ fn trusted(meta: &std::fs::Metadata, what: &str) -> Result<(), String> {
     }
     if meta.mode() & 0o022 != 0 {
         return Err(format!(
-            "{what} is writable by others (mode {:o}; `chmod go-w` it)",
+            "{what} is writable by others (mode {:o})",
             meta.mode() & 0o7777
         ));
     }
