@@ -90,7 +90,7 @@ impl Cache {
             // this configuration (the key in the header covers the guest, the
             // configuration and our version; the checksum covers the key and
             // the bytes), in a file and directory that only this user can
-            // write (see the module's documentation).
+            // write (on Unix; see the module's documentation).
             |artifact| unsafe { Component::deserialize(engine, artifact) },
             || Component::new(engine, wasm),
             Component::serialize,
