@@ -37,12 +37,15 @@ pub struct Limits {
     /// The most buffers alive at once, input and output included.
     pub max_buffers: usize,
     /// The most bytes one host call may move (`read`, `write`, `append`,
-    /// `copy-from`): a host call cannot be interrupted, so this bounds how
-    /// long one blocks.
+    /// `copy-from`): this bounds what one call holds in host memory, and how
+    /// long it blocks when there is no [`Limits::timeout`]. (`digest.sha256`
+    /// moves nothing and holds one chunk: only the timeout bounds it.)
     pub max_copy: u64,
     /// The most linear memory the guest may have, all memories together.
     pub memory: u64,
-    /// Wall-clock time for instantiating and running the guest; `None` for no limit.
+    /// Wall-clock time for instantiating and running the guest, the host's
+    /// work for it included (long host calls look at the clock every MiB);
+    /// `None` for no limit.
     pub timeout: Option<Duration>,
     /// An instruction budget; needs a host made with [`HostOptions::fuel`].
     pub fuel: Option<u64>,
@@ -297,7 +300,11 @@ impl Host {
         limits: &Limits,
         watch: &Watch<'_>,
     ) -> (Result<Produced, RunError>, Stats) {
-        let (mut store, input, output) = match self.store(input, output, limits) {
+        // One deadline for the guest's own code and the host's work for it.
+        let deadline = limits
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let (mut store, input, output) = match self.store(input, output, limits, deadline) {
             Ok(prepared) => prepared,
             Err(e) => return (Err(e), Stats::default()),
         };
@@ -309,7 +316,7 @@ impl Host {
         }
         tracing::debug!(?limits, ?args, "running the guest");
         let started = Instant::now();
-        let result = execute(&mut store, guest, input, output, args, limits);
+        let result = execute(&mut store, guest, input, output, args, limits, deadline);
         let mut stats = std::mem::take(&mut store.data_mut().stats);
         stats.total_time = started.elapsed();
         match &result {
@@ -319,12 +326,14 @@ impl Host {
         (result, stats)
     }
 
-    /// A fresh store for one run, holding its input and output buffers.
+    /// A fresh store for one run, holding its input and output buffers,
+    /// whose work stops at `deadline`.
     fn store(
         &self,
         input: Input,
         output: Output,
         limits: &Limits,
+        deadline: Option<Instant>,
     ) -> Result<(Store<RunState>, Handle, Handle), RunError> {
         let input = match input {
             Input::Bytes(bytes) => Storage::from(bytes),
@@ -337,6 +346,11 @@ impl Host {
                 .map_err(|e| RunError::HostIo(host_io("emptying the output file", e)))?,
         };
         let mut buffers = Buffers::new(limits.quota, limits.max_buffers, limits.max_copy);
+        if let Some(deadline) = deadline {
+            // A host call blocks the executor: the timeout below cannot stop
+            // it, so the buffers stop their own work.
+            buffers.stop_at(deadline);
+        }
         let input = buffers.insert_input(input);
         let output = buffers.insert_output(limits.max_output, output_storage);
         let (input, output) = match (input, output) {
@@ -365,7 +379,7 @@ impl Host {
     }
 }
 
-/// Instantiates the guest and runs `process` in `store`, under the timeout.
+/// Instantiates the guest and runs `process` in `store`, until `deadline`.
 fn execute(
     store: &mut Store<RunState>,
     guest: &Guest,
@@ -373,6 +387,7 @@ fn execute(
     output: Handle,
     args: &[String],
     limits: &Limits,
+    deadline: Option<Instant>,
 ) -> Result<Produced, RunError> {
     // The guest runs as a future, so that the timeout covers everything it
     // does: computing (it yields at each tick) and waiting in WASI (a sleep
@@ -389,8 +404,8 @@ fn execute(
                 GuestKind::Core(pre) => run_core(pre, store, input, output, args).await,
             }
         };
-        match limits.timeout {
-            Some(timeout) => tokio::time::timeout(timeout, run)
+        match deadline.zip(limits.timeout) {
+            Some((at, timeout)) => tokio::time::timeout_at(at.into(), run)
                 .await
                 .map_err(|_| timeout),
             None => Ok(run.await),
@@ -400,10 +415,7 @@ fn execute(
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(message))) => return Err(RunError::Failed(message)),
         Ok(Err(trap)) => return Err(blame(trap, Some(store.data()), limits)),
-        Err(timeout) => {
-            let stopped = wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
-            return Err(RunError::LimitExceeded(Limit::Time(timeout), stopped));
-        }
+        Err(timeout) => return Err(out_of_time(timeout)),
     }
     let output = store.data_mut().buffers.remove(output);
     Ok(
@@ -439,6 +451,13 @@ fn host_io(doing: &str, error: std::io::Error) -> HostIo {
     }
 }
 
+/// The run's time ran out, in the guest's code or in the host's work for
+/// it: the same words either way.
+fn out_of_time(timeout: Duration) -> RunError {
+    let stopped = wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
+    RunError::LimitExceeded(Limit::Time(timeout), stopped)
+}
+
 /// Says what stopped a run: the host's I/O, a limit, or the guest itself.
 fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
     if trap.is::<HostIo>() {
@@ -446,6 +465,9 @@ fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> Ru
             Ok(io) => return RunError::HostIo(io),
             Err(trap) => return RunError::Trapped(trap),
         }
+    }
+    if let (Some(Fault::TimeUp), Some(timeout)) = (trap.downcast_ref::<Fault>(), limits.timeout) {
+        return out_of_time(timeout);
     }
     let limit = match trap.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => limits.fuel.map(Limit::Fuel),
