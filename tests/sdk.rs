@@ -203,6 +203,13 @@ fn output_writes_and_seeks_like_a_cursor() {
             "text:tail",
             "seek:start:0",
             "text:H",
+            // Gathered behind a small write, then straight from where it is.
+            "seek:end:0",
+            "text:ab",
+            "fill:9000:68",
+            "flush",
+            "fill:9000:69",
+            "text:end",
         ],
     );
 }

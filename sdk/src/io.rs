@@ -15,6 +15,10 @@ use crate::{Buffer, BufferError, Error, Result, digest};
 /// ```
 pub const CHUNK: usize = 64 * 1024;
 
+/// Writes of this many bytes or more skip [`Output`]'s gathering: that is
+/// `std::io::copy`'s buffer size, where a host call costs less than a copy.
+const DIRECT: usize = 8 * 1024;
+
 /// How many bytes [`copy`] asks the host to move per call: they never pass
 /// through the guest's memory, so the calls can be large.
 const COPY_CHUNK: u64 = 16 * 1024 * 1024;
@@ -451,8 +455,10 @@ impl Write for Output<'_> {
         if self.pending.len() + data.len() > CHUNK {
             self.send()?;
         }
-        if data.len() >= CHUNK {
-            // A whole chunk goes to the host from where it is.
+        if data.len() >= DIRECT && self.pending.is_empty() {
+            // Large enough that a host call costs less than copying it into
+            // `pending` (`io::copy` writes 8 KiB at a time): it goes to the
+            // host from where it is.
             self.put(self.at, data)?;
             self.at += data.len() as u64;
         } else {
