@@ -335,6 +335,10 @@ pub struct Output<'a> {
     /// Bytes written but not yet sent, to go at `at`.
     pending: Vec<u8>,
     at: u64,
+    /// The buffer's length as far as this adapter's own calls made it
+    /// (refreshed on seek), so writes at the end go as `append`, as a
+    /// guest's `--stats` would show them written by hand.
+    len: u64,
 }
 
 impl<'a> Output<'a> {
@@ -353,25 +357,27 @@ impl<'a> Output<'a> {
     /// # Ok(()) }
     /// ```
     pub fn over(buffer: &'a Buffer) -> Self {
-        Self::with_role(buffer, Role::Buffer)
+        let mut output = Self::of_process(buffer);
+        output.role = Role::Buffer;
+        output.len = buffer.len();
+        output
     }
 
-    /// The output of `process`: its errors say "the output".
+    /// The output of `process`, empty at the start: its errors say "the
+    /// output".
     pub(crate) fn of_process(buffer: &'a Buffer) -> Self {
-        Self::with_role(buffer, Role::Output)
-    }
-
-    fn with_role(buffer: &'a Buffer, role: Role) -> Self {
         Output {
             buffer,
-            role,
+            role: Role::Output,
             pending: Vec::new(),
             at: 0,
+            len: 0,
         }
     }
 
     /// The buffer underneath, for the raw calls of [`crate::bindings`].
-    /// Flush first if the raw calls must see what was written.
+    /// Flush first if the raw calls must see what was written, and seek
+    /// (`SeekFrom::End(0)`, say) after raw writes, before writing here again.
     ///
     /// ```no_run
     /// # fn f(output: &bufbridge_guest::Output) {
@@ -410,7 +416,10 @@ impl<'a> Output<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.put(self.at, &self.pending)?;
+        let pending = std::mem::take(&mut self.pending);
+        let sent = self.put(self.at, &pending);
+        self.pending = pending;
+        sent?;
         self.at += self.pending.len() as u64;
         self.pending.clear();
         Ok(())
@@ -434,6 +443,7 @@ impl<'a> Output<'a> {
             .copy_from(src, offset, self.at, len)
             .map_err(|e| Error::buffer("copying to", self.role, e))?;
         self.at += copied;
+        self.len = self.len.max(self.at);
         Ok(copied)
     }
 
@@ -443,10 +453,14 @@ impl<'a> Output<'a> {
         self.send()
     }
 
-    fn put(&self, at: u64, data: &[u8]) -> Result<()> {
-        self.buffer
-            .write(at, data)
-            .map_err(|e| Error::buffer("writing", self.role, e))
+    fn put(&mut self, at: u64, data: &[u8]) -> Result<()> {
+        let done = match at == self.len {
+            true => self.buffer.append(data),
+            false => self.buffer.write(at, data),
+        };
+        done.map_err(|e| Error::buffer("writing", self.role, e))?;
+        self.len = self.len.max(at + data.len() as u64);
+        Ok(())
     }
 }
 
@@ -478,9 +492,11 @@ impl Write for Output<'_> {
 impl Seek for Output<'_> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         self.send()?;
+        // Raw calls on the buffer may have changed its length.
+        self.len = self.buffer.len();
         self.at = match to {
             SeekFrom::Start(at) => at,
-            SeekFrom::End(by) => offset(self.buffer.len(), by)?,
+            SeekFrom::End(by) => offset(self.len, by)?,
             SeekFrom::Current(by) => offset(self.at, by)?,
         };
         Ok(self.at)
