@@ -26,6 +26,8 @@ fn main() {
         guest_dir.join("Cargo.toml"),
         guest_dir.join("Cargo.lock"),
         guest_dir.join("src"),
+        manifest_dir.join("../sdk/Cargo.toml"),
+        manifest_dir.join("../sdk/src"),
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());
     }
@@ -51,7 +53,7 @@ fn main() {
             return;
         }
     };
-    let wasm = dir.join("bufbridge_guest.wasm");
+    let wasm = dir.join("bufbridge_default_guest.wasm");
     let dest = out_dir.join("default-guest.wasm");
     std::fs::copy(&wasm, &dest)
         .unwrap_or_else(|e| panic!("copying {} failed: {e}", wasm.display()));

@@ -509,3 +509,36 @@ fn the_core_abi_document_is_what_the_host_links() {
         assert_eq!(problems[0].found, format!("`{altered}`"));
     }
 }
+
+/// wit/ ≡ sdk/wit/, file for file and byte for byte: the guest SDK carries
+/// a copy so that it builds when packaged, without the rest of the
+/// repository, and guests built on it must see the WIT the host links.
+#[test]
+fn the_sdk_carries_the_wit_of_the_repository() {
+    let files = |dir: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wit"))
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let (wit, sdk) = (files(&repo().join("wit")), files(&repo().join("sdk/wit")));
+    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&sdk),
+        names(&wit),
+        "the .wit files of sdk/wit/ and wit/"
+    );
+    for ((name, ours), (_, theirs)) in sdk.iter().zip(&wit) {
+        assert!(
+            ours == theirs,
+            "sdk/wit/{name} differs from wit/{name}: copy wit/*.wit into sdk/wit/"
+        );
+    }
+}

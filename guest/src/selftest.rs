@@ -13,8 +13,8 @@
 
 use std::fmt::Debug;
 
-use crate::bufbridge::buffers::buffers::{Buffer, BufferError};
-use crate::bufbridge::buffers::digest;
+use bufbridge_guest::{Buffer, BufferError, digest};
+
 use crate::describe;
 
 /// The quota growth checks fill the whole quota; above this they are skipped

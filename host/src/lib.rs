@@ -41,6 +41,7 @@ pub mod inspect;
 mod mutations;
 mod rules;
 pub mod run;
+pub mod scaffold;
 mod state;
 pub mod stats;
 mod storage;

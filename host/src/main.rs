@@ -73,6 +73,32 @@ enum Command {
     /// Show a guest's imports and exports, and whether it fits the host
     #[command(after_long_help = INSPECT_HELP)]
     Inspect(InspectArgs),
+    /// Make a new guest crate on the guest SDK, built with `cargo build --release`
+    New(NewArgs),
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// Folder to create (it must not exist); its name is the crate's
+    name: PathBuf,
+    /// The guest SDK to depend on [default: sdk/ of the checkout bufbridge was built from]
+    #[arg(long, value_name = "PATH")]
+    sdk: Option<PathBuf>,
+}
+
+/// `bufbridge new`: exit 2 for a name or folder that cannot be used, 4 when
+/// writing fails.
+fn new(args: NewArgs) -> ExitCode {
+    match bufbridge::scaffold::create(&args.name, args.sdk.as_deref()) {
+        Ok(made) => {
+            print!("{made}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bufbridge: {e}");
+            ExitCode::from(if e.is_usage() { exit::USAGE } else { exit::IO })
+        }
+    }
 }
 
 const INSPECT_HELP: &str = "\
@@ -201,6 +227,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Inspect(args) => inspect(args),
+        Command::New(args) => new(args),
     }
 }
 

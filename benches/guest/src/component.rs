@@ -1,6 +1,12 @@
-//! The component backend.
+//! The component backend, on the guest SDK (`sdk/`). Besides the shared
+//! loops it has the SDK's own comparison (`benches/buffers.rs`, section 6):
+//! - `raw-copy`: the input to the output with the raw chunk loop (`read` 64
+//!   KiB, `append` it), as a guest without the SDK writes it;
+//! - `io-copy`: the same with `std::io::copy` through the SDK's adapters.
 
-wit_bindgen::generate!({ path: "../../wit", world: "processor" });
+use std::io::Write;
+
+use bufbridge_guest::{Buffer, Input, Output};
 
 use crate::Api;
 
@@ -25,13 +31,33 @@ impl Api for Wit<'_> {
     }
 }
 
-struct Bench;
+bufbridge_guest::export!(process);
 
-impl Guest for Bench {
-    fn process(input: &Buffer, output: &Buffer, args: Vec<String>) -> Result<(), String> {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::run(&Wit { input, output }, &args)
+fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("raw-copy") => {
+            let (input, output) = (input.buffer(), output.buffer());
+            let mut offset = 0;
+            loop {
+                let chunk = input.read(offset, 64 * 1024).map_err(|e| e.to_string())?;
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                offset += chunk.len() as u64;
+                output.append(&chunk).map_err(|e| e.to_string())?;
+            }
+        }
+        Some("io-copy") => {
+            std::io::copy(input, output).map_err(|e| e.to_string())?;
+            output.flush().map_err(|e| e.to_string())
+        }
+        _ => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let wit = Wit {
+                input: input.buffer(),
+                output: output.buffer(),
+            };
+            crate::run(&wit, &args)
+        }
     }
 }
-
-export!(Bench);
