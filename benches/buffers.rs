@@ -494,6 +494,50 @@ fn micros(d: Duration) -> String {
     format!("{:.1} µs", secs(d) * 1e6)
 }
 
+/// The rows of one host (pooling `label`) in the "runs" table.
+fn runs_rows<'a>(
+    label: &str,
+    host: &'a Host,
+    guest: &'a Guest,
+    limits: &'a Limits,
+    args: &'a [String],
+    per_thread: usize,
+) {
+    let sync = move || -> Runner<'a> {
+        Box::new(move |input| host.run(guest, input, args, limits).unwrap())
+    };
+    // As a thread-per-core service would: each thread drives its runs on a
+    // current-thread runtime of its own.
+    let on_runtime = move || -> Runner<'a> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Box::new(move |input| {
+            let run = host.run_async(guest, input, args, limits);
+            runtime.block_on(run).unwrap()
+        })
+    };
+    let runners: [(&str, &(dyn Fn() -> Runner<'a> + Sync)); 2] =
+        [("`run`", &sync), ("`run_async`", &on_runtime)];
+    let mut one = 0.0;
+    for (entry, runner) in runners {
+        for threads in [1, 2] {
+            let m = best_runs(3, || measure_runs(threads, per_thread, runner));
+            if threads == 1 && entry == "`run`" {
+                one = m.per_sec;
+            }
+            println!(
+                "| {label} | {entry} | {threads} | {:.0} | {:.2}x | {} | {} |",
+                m.per_sec,
+                m.per_sec / one,
+                micros(m.p50),
+                micros(m.p99)
+            );
+        }
+    }
+}
+
 fn runs_table() {
     let per_thread = if quick() { 2_000 } else { 40_000 };
     let limits = Limits::default();
@@ -516,42 +560,14 @@ fn runs_table() {
         })
         .unwrap();
         let guest = host.load(DEFAULT_GUEST).unwrap();
-        let (host, guest, limits, args) = (&host, &guest, &limits, &args);
-        let sync = move || -> Runner<'_> {
-            Box::new(move |input| host.run(guest, input, args, limits).unwrap())
-        };
-        // As a thread-per-core service would: each thread drives its runs
-        // on a current-thread runtime of its own.
-        let on_runtime = move || -> Runner<'_> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            Box::new(move |input| {
-                let run = host.run_async(guest, input, args, limits);
-                runtime.block_on(run).unwrap()
-            })
-        };
-        let mut one = 0.0;
-        for (entry, runner) in [
-            ("`run`", &sync as &(dyn Fn() -> Runner<'_> + Sync)),
-            ("`run_async`", &on_runtime),
-        ] {
-            for threads in [1, 2] {
-                let m = best_runs(3, || measure_runs(threads, per_thread, runner));
-                if threads == 1 && entry == "`run`" {
-                    one = m.per_sec;
-                }
-                println!(
-                    "| {} | {entry} | {threads} | {:.0} | {:.2}x | {} | {} |",
-                    if pooling { "on" } else { "off" },
-                    m.per_sec,
-                    m.per_sec / one,
-                    micros(m.p50),
-                    micros(m.p99)
-                );
-            }
-        }
+        runs_rows(
+            if pooling { "on" } else { "off" },
+            &host,
+            &guest,
+            &limits,
+            &args,
+            per_thread,
+        );
     }
     println!();
 }

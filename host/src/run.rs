@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{self as cm, Component};
 use wasmtime::{
-    CallHook, Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
+    CallHook, Config, Enabled, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
     PoolingAllocationConfig, Store, StoreContextMut, Trap, ValType,
 };
 use wasmtime_wasi::WasiCtxBuilder;
@@ -65,7 +65,7 @@ impl Default for Limits {
 }
 
 /// How the engine is built; fixed for the life of a [`Host`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostOptions {
     /// Count instructions so [`Limits::fuel`] can be enforced. It costs
     /// guest speed, so it is off unless asked for.
@@ -74,15 +74,39 @@ pub struct HostOptions {
     /// rather than once per process ([`Cache::default_dir`] is the usual
     /// place).
     pub cache: Option<Cache>,
-    /// Allocate instances from a pool reserved up front: cheaper
-    /// instantiation for hosts that run many guests, at the cost of
-    /// reserving address space for them.
+    /// Allocate instances from a pool reserved up front, and reuse its
+    /// slots from run to run. On by default: a short run costs about a
+    /// third of what it does without (BENCHMARKS.md, "Runs"), and runs on
+    /// many threads no longer slow each other down by unmapping memory. The
+    /// price: the host reserves (but does not use) about 2 TiB of address
+    /// space, keeps up to 1 MiB of each used slot's memory resident between
+    /// runs, and holds at most 256 runs at once (one more fails to
+    /// instantiate). Turn it off for a host that runs one guest once, as
+    /// the `bufbridge` CLI does.
     pub pooling: bool,
 }
 
-/// How many instances a pooling host keeps ready; each run uses a handful
-/// (a component is several core instances).
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            fuel: false,
+            cache: None,
+            pooling: true,
+        }
+    }
+}
+
+/// How many instances a pooling host keeps ready, and so how many runs it
+/// can hold at once; each run uses a handful (a component is several core
+/// instances).
 const POOL_INSTANCES: u32 = 256;
+
+/// The most bytes of a pooled memory's or table's dirty pages that are
+/// rewritten in place when a run ends; pages beyond are unmapped.
+const POOL_KEEP_RESIDENT: usize = 1 << 20;
+
+/// What a pooled table keeps by `memset` where pages cannot be scanned.
+const TABLE_KEEP_RESIDENT_UNSCANNED: usize = 16 << 10;
 
 /// How often the epoch advances: the resolution of [`Limits::timeout`].
 const TICK: Duration = Duration::from_millis(10);
@@ -208,7 +232,24 @@ impl Host {
             pool.total_component_instances(POOL_INSTANCES)
                 .total_core_instances(POOL_INSTANCES * 8)
                 .total_memories(POOL_INSTANCES * 2)
-                .total_tables(POOL_INSTANCES * 4);
+                .total_tables(POOL_INSTANCES * 4)
+                .total_stacks(POOL_INSTANCES);
+            // A slot going back to the pool is reset. By default wasmtime
+            // unmaps its pages (`madvise`): every core then flushes its TLB
+            // and the next run faults the pages in again, which cost more
+            // than the run itself and grew with each thread (BENCHMARKS.md,
+            // "Runs"). `PAGEMAP_SCAN` (Linux 6.7) finds the pages a run
+            // dirtied, and those are put back in place instead.
+            if PoolingAllocationConfig::is_pagemap_scan_available() {
+                pool.pagemap_scan(Enabled::Yes)
+                    .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
+                    .table_keep_resident(POOL_KEEP_RESIDENT);
+            } else {
+                // Without the scan a slot keeps its first bytes by `memset`:
+                // worth it for tables, whose used part is at the start, not
+                // for memories, whose stack is near the end of what a run uses.
+                pool.table_keep_resident(TABLE_KEEP_RESIDENT_UNSCANNED);
+            }
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&config)?;
