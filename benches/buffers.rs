@@ -433,6 +433,32 @@ struct Runs {
     per_sec: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time (user + system, all threads) per run: what a run costs
+    /// whether or not other processes left the cores free.
+    cpu: Duration,
+    /// CPU time over wall time: how many cores the runs actually got.
+    cores: f64,
+}
+
+/// The CPU time this process has used so far, user and system.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given, which is
+    // zero-initialised plain data.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The 1-minute load average: how busy the machine was besides us.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// One thread's way to do a run: given the input, returns the output.
@@ -449,6 +475,7 @@ fn measure_runs<'a>(
     let input: Vec<u8> = (0..KIB).map(|i| b"bufbridge runs "[i % 15]).collect();
     let expected = input.to_ascii_uppercase();
     let barrier = Barrier::new(threads);
+    let cpu_before = cpu_time();
     let timed: Vec<(Instant, Instant, Vec<Duration>)> = std::thread::scope(|s| {
         let callers: Vec<_> = (0..threads)
             .map(|_| {
@@ -470,6 +497,7 @@ fn measure_runs<'a>(
             .collect();
         callers.into_iter().map(|c| c.join().unwrap()).collect()
     });
+    let cpu = cpu_time() - cpu_before;
     let start = timed.iter().map(|t| t.0).min().unwrap();
     let end = timed.iter().map(|t| t.1).max().unwrap();
     let mut latencies: Vec<Duration> = timed.into_iter().flat_map(|t| t.2).collect();
@@ -479,6 +507,8 @@ fn measure_runs<'a>(
         per_sec: latencies.len() as f64 / secs(end - start),
         p50: at(0.50),
         p99: at(0.99),
+        cpu: cpu / latencies.len() as u32,
+        cores: secs(cpu) / secs(end - start),
     }
 }
 
@@ -528,11 +558,13 @@ fn runs_rows<'a>(
                 one = m.per_sec;
             }
             println!(
-                "| {label} | {entry} | {threads} | {:.0} | {:.2}x | {} | {} |",
+                "| {label} | {entry} | {threads} | {:.0} | {:.2}x | {} | {} | {} | {:.2} |",
                 m.per_sec,
                 m.per_sec / one,
                 micros(m.p50),
-                micros(m.p99)
+                micros(m.p99),
+                micros(m.cpu),
+                m.cores
             );
         }
     }
@@ -551,8 +583,17 @@ fn runs_table() {
          current-thread tokio runtime of its own. \"vs 1 thread\" compares with `run` on \
          one thread of the same pooling setting.\n"
     );
-    println!("| pooling | entry | threads | runs/s | vs 1 thread | p50 | p99 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "CPU per run is the process's user + system time over the runs: unlike runs/s, it \
+         does not depend on whether other processes left both cores free; \"cores used\" is \
+         CPU time over wall time, what the machine gave the runs (1-minute load average at \
+         the start: {}).\n",
+        load_average()
+    );
+    println!(
+        "| pooling | entry | threads | runs/s | vs 1 thread | p50 | p99 | CPU per run | cores used |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for pooling in [true, false] {
         let host = Host::with_options(HostOptions {
             pooling,
