@@ -183,6 +183,70 @@ fn the_host_links_everything_its_wit_declares() {
     assert!(report.fits(), "{report}");
 }
 
+/// `host/wasi-wit/` ≡ the WIT of the wasmtime-wasi the host links, file
+/// for file and byte for byte: its `bindgen!` generates the linker's WASI
+/// from that WIT, so with the test above, what `inspect` judges by is what
+/// the linker provides. The crate's sources are found through `cargo
+/// metadata` here, in a test, where `cargo test` has fetched every package;
+/// the build itself never asks cargo.
+#[test]
+fn the_vendored_wasi_wit_is_wasmtime_wasis_own() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .args(["--filter-platform", env!("BUFBRIDGE_HOST_TARGET")])
+        .arg("--manifest-path")
+        .arg(repo().join("Cargo.toml"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let package = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|package| package["name"] == "wasmtime-wasi")
+        .expect("wasmtime-wasi is a dependency");
+    let upstream = std::path::Path::new(package["manifest_path"].as_str().unwrap())
+        .with_file_name("src/p2/wit");
+    let vendored = repo().join("host/wasi-wit");
+    let files = |root: &std::path::Path| -> Vec<(String, String)> {
+        let mut files = Vec::new();
+        for dir in [root.to_path_buf(), root.join("deps")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|ext| ext == "wit") {
+                    let name = path.strip_prefix(root).unwrap().display().to_string();
+                    files.push((name, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let (ours, theirs) = (files(&vendored), files(&upstream));
+    let names = |files: &[(String, String)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&ours),
+        names(&theirs),
+        "the files of {}",
+        upstream.display()
+    );
+    for ((name, ours), (_, theirs)) in ours.iter().zip(&theirs) {
+        assert!(
+            ours == theirs,
+            "host/wasi-wit/{name} differs from wasmtime-wasi {}'s: copy {} into host/wasi-wit/",
+            package["version"],
+            upstream.display()
+        );
+    }
+}
+
 /// The name of a function as `inspect` gives it: `buffer.len`, `sha256`.
 fn display_name(name: &str) -> String {
     name.strip_prefix("[method]")

@@ -227,7 +227,7 @@ fn default_guest_commands_transform_the_input() {
 }
 
 #[test]
-fn count_counts_like_wc() {
+fn count_counts_bytes_newlines_and_runs_between_ascii_white_space() {
     for (input, want) in [
         (&b""[..], "0 0 0\n"),
         (b"\n", "1 1 0\n"),
@@ -235,6 +235,9 @@ fn count_counts_like_wc() {
         (b"  two   words  ", "15 0 2\n"),
         (b"a\r\nb\x0bc\x0cd", "8 1 4\n"),
         (b"\xff\xfe", "2 0 1\n"),
+        // A word is any run of bytes between white space: unlike GNU wc,
+        // non-printable bytes count.
+        (b"\x01", "1 0 1\n"),
     ] {
         let out = run_default(input, &["count"], &Limits::default()).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), want, "input {input:?}");

@@ -126,8 +126,9 @@ fn reverse(input: &Buffer, output: &Buffer) -> Result<(), String> {
     Ok(())
 }
 
-/// `<bytes> <lines> <words>\n`, counted as `wc` does: lines are newline
-/// bytes, words are runs of bytes between ASCII white space.
+/// `<bytes> <lines> <words>\n`: lines are newline bytes, words are runs of
+/// bytes between ASCII white space. Not quite `wc`: GNU `wc` does not count
+/// non-printable bytes as words, this does (so `\x01` is one word).
 fn count(input: &Buffer, output: &Buffer) -> Result<(), String> {
     let (mut lines, mut words, mut in_word) = (0u64, 0u64, false);
     for_each_chunk(input, |chunk| {

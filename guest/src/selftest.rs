@@ -4,6 +4,12 @@
 //! One line per check goes to the output (`ok`, `FAIL` or `skip`); failures
 //! also go to stderr, and any failure makes `process` return `err`, so the
 //! host keeps no output and the message lists what failed.
+//!
+//! It is the conformance check for other hosts of `wit/` too, so every rule
+//! of the doc comments has a check that a host breaking only that rule fails,
+//! boundaries included (zero-length operations, offsets at and past the end,
+//! `u64::MAX`). `host/src/mutations.rs` proves it against broken hosts: a
+//! rule added to the WIT needs a check here and a mutation there.
 
 use std::fmt::Debug;
 
@@ -88,17 +94,20 @@ fn finish(c: Checks, output: &Buffer) -> Result<(), String> {
         c.lines.iter().filter(|l| !l.starts_with("skip")).count(),
         c.failed.len()
     ));
-    output
+    // A report that does not fit must not hide which checks failed.
+    let written = output
         .append(report.as_bytes())
-        .map_err(|e| format!("selftest: writing the report: {}", describe(e)))?;
-    if c.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "selftest: {} check(s) failed: {}",
-            c.failed.len(),
-            c.failed.join("; ")
-        ))
+        .map_err(|e| format!("selftest: writing the report: {}", describe(e)));
+    let failed = format!(
+        "{} check(s) failed: {}",
+        c.failed.len(),
+        c.failed.join("; ")
+    );
+    match (written, c.failed.is_empty()) {
+        (Ok(()), true) => Ok(()),
+        (Ok(()), false) => Err(format!("selftest: {failed}")),
+        (Err(e), true) => Err(e),
+        (Err(e), false) => Err(format!("{e}; {failed}")),
     }
 }
 
@@ -138,6 +147,11 @@ fn input_checks(c: &mut Checks, input: &Buffer) {
         Err(ReadOnly),
     );
     c.check(
+        "input: an empty write past the end is read-only",
+        input.write(len + 1, b""),
+        Err(ReadOnly),
+    );
+    c.check(
         "input: truncate is read-only",
         input.truncate(0),
         Err(ReadOnly),
@@ -152,7 +166,22 @@ fn input_checks(c: &mut Checks, input: &Buffer) {
         input.copy_from(input, u64::MAX, 0, 1),
         Err(ReadOnly),
     );
+    c.check(
+        "input: copy-from of 0 bytes into it is read-only",
+        input.copy_from(input, len, 0, 0),
+        Err(ReadOnly),
+    );
     c.check("input: unchanged", input.len(), len);
+    c.check(
+        "input: sha256 of nothing (read-only buffers hash)",
+        digest::sha256(input, len, 0).map(|h| h.len()),
+        Ok(32),
+    );
+    c.check(
+        "input: sha256 past the end",
+        digest::sha256(input, len + 1, 0),
+        Err(OutOfBounds(len)),
+    );
 }
 
 fn scratch_checks(c: &mut Checks) {
@@ -175,6 +204,11 @@ fn scratch_checks(c: &mut Checks) {
     c.check("read at the end is empty", b.read(11, 5), Ok(vec![]));
     c.check("read past the end", b.read(12, 1), Err(OutOfBounds(11)));
     c.check(
+        "read of nothing past the end",
+        b.read(12, 0),
+        Err(OutOfBounds(11)),
+    );
+    c.check(
         "write past the end (no holes)",
         b.write(12, b"x"),
         Err(OutOfBounds(11)),
@@ -184,6 +218,18 @@ fn scratch_checks(c: &mut Checks) {
         b.write(u64::MAX, b"x"),
         Err(OutOfBounds(11)),
     );
+    c.check("write of nothing at the end", b.write(11, b""), Ok(()));
+    c.check(
+        "write of nothing past the end",
+        b.write(12, b""),
+        Err(OutOfBounds(11)),
+    );
+    c.check(
+        "write of nothing at u64::MAX",
+        b.write(u64::MAX, b""),
+        Err(OutOfBounds(11)),
+    );
+    c.check("writes of nothing keep the length", b.len(), 11);
     c.check(
         "write past the limit",
         b.write(10, b"abcdefg"),
@@ -208,6 +254,11 @@ fn scratch_checks(c: &mut Checks) {
         Err(OutOfBounds(16)),
     );
     c.check("truncate cannot grow", b.truncate(17), Err(OutOfBounds(16)));
+    c.check(
+        "truncate(u64::MAX)",
+        b.truncate(u64::MAX),
+        Err(OutOfBounds(16)),
+    );
     c.check("truncate", b.truncate(5), Ok(()));
     c.check("truncated content", b.read(0, 100), Ok(b"Jello".to_vec()));
     c.check("truncate to the same length", b.truncate(5), Ok(()));
@@ -246,8 +297,33 @@ fn copy_checks(c: &mut Checks, input: &Buffer) {
         Err(OutOfBounds(11)),
     );
     c.check(
+        "copy-from: source offset at u64::MAX",
+        dst.copy_from(&src, u64::MAX, 0, 1),
+        Err(OutOfBounds(11)),
+    );
+    c.check(
         "copy-from: destination offset past its end",
         dst.copy_from(&src, 0, 6, 1),
+        Err(OutOfBounds(5)),
+    );
+    c.check(
+        "copy-from: destination offset at u64::MAX",
+        dst.copy_from(&src, 0, u64::MAX, 1),
+        Err(OutOfBounds(5)),
+    );
+    c.check(
+        "copy-from of 0 bytes past the destination's end",
+        dst.copy_from(&src, 0, 6, 0),
+        Err(OutOfBounds(5)),
+    );
+    c.check(
+        "copy-from of the source's end past the destination's end",
+        dst.copy_from(&src, 11, 6, 5),
+        Err(OutOfBounds(5)),
+    );
+    c.check(
+        "copy-from: destination out-of-bounds comes before limit",
+        dst.copy_from(&src, 0, 6, 100),
         Err(OutOfBounds(5)),
     );
     c.check(
@@ -261,6 +337,16 @@ fn copy_checks(c: &mut Checks, input: &Buffer) {
         Ok(b"world".to_vec()),
     );
     c.check("copy-from: len 0", dst.copy_from(&src, 0, 5, 0), Ok(0));
+    c.check(
+        "copy-from: len u64::MAX copies what the source has",
+        dst.copy_from(&src, 8, 5, u64::MAX),
+        Ok(3),
+    );
+    c.check(
+        "copy-from: len u64::MAX: copied bytes",
+        dst.read(0, 100),
+        Ok(b"worldrld".to_vec()),
+    );
     c.check(
         "self copy: setup",
         src.truncate(0).and_then(|()| src.append(b"abcdef")),
@@ -312,9 +398,11 @@ fn digest_checks(c: &mut Checks) {
     let hex = |hash: Result<Vec<u8>, BufferError>| {
         hash.map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>())
     };
-    // Well-known SHA-256 values of "" and "abc".
+    // SHA-256 of "", "abc" (both well known), "cx" and "abcx" (`sha256sum`).
     let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".to_string();
     let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_string();
+    let cx = "2c1179aeedaea902c479a7af501d66a141156c5e412fc2a373adf399c3f4230d".to_string();
+    let abcx = "7571ce1f8e21c6b13dd7ec2c5ec7c9e4dd9852e209869511853f2f1f74b17927".to_string();
     c.check(
         "sha256 of an empty buffer",
         hex(digest::sha256(&b, 0, 0)),
@@ -323,6 +411,21 @@ fn digest_checks(c: &mut Checks) {
     c.check("digest: fill", b.append(b"xabcx"), Ok(()));
     c.check("sha256 of a range", hex(digest::sha256(&b, 1, 3)), Ok(abc));
     c.check(
+        "sha256 of a range past the end is cut at the end",
+        hex(digest::sha256(&b, 3, 100)),
+        Ok(cx),
+    );
+    c.check(
+        "sha256 with len u64::MAX is cut at the end",
+        hex(digest::sha256(&b, 1, u64::MAX)),
+        Ok(abcx),
+    );
+    c.check(
+        "sha256 of nothing inside the buffer",
+        hex(digest::sha256(&b, 2, 0)),
+        Ok(empty.clone()),
+    );
+    c.check(
         "sha256 at the end is of nothing",
         hex(digest::sha256(&b, 5, 9)),
         Ok(empty),
@@ -330,6 +433,11 @@ fn digest_checks(c: &mut Checks) {
     c.check(
         "sha256 past the end",
         hex(digest::sha256(&b, 6, 1)),
+        Err(OutOfBounds(5)),
+    );
+    c.check(
+        "sha256 at u64::MAX",
+        hex(digest::sha256(&b, u64::MAX, 0)),
         Err(OutOfBounds(5)),
     );
 }
@@ -363,6 +471,14 @@ fn quota_checks(c: &mut Checks, quota: u64) {
         let len = big.len();
         filled = big.copy_from(&big, 0, len, quota - len).map(drop);
     }
+    // The checks above dropped every scratch buffer they made, so only a
+    // host that kept some of their bytes counted (at drop, or when they were
+    // truncated) can refuse this fill early.
+    c.check(
+        "quota: buffers dropped earlier gave their bytes back",
+        matches!(filled, Err(QuotaExceeded(_))),
+        false,
+    );
     c.check("quota: fill a buffer to the whole quota", filled, Ok(()));
     c.check("quota: filled", big.len(), quota);
     c.check(
@@ -374,6 +490,11 @@ fn quota_checks(c: &mut Checks, quota: u64) {
         "quota: limit comes before quota",
         small.append(b"xy"),
         Err(LimitExceeded(1)),
+    );
+    c.check(
+        "quota: an empty append when full costs nothing",
+        small.append(b""),
+        Ok(()),
     );
     c.check(
         "quota: create still allowed",
@@ -398,11 +519,18 @@ fn quota_checks(c: &mut Checks, quota: u64) {
     );
     drop(small);
     c.check("quota: dropping gives bytes back", big.append(b"x"), Ok(()));
-    let copy = Buffer::create(1).map(|other| other.copy_from(&big, 0, 0, 1));
+    let (Ok(other), Ok(none)) = (Buffer::create(1), Buffer::create(0)) else {
+        return c.check("quota: create(1) and create(0) when full", false, true);
+    };
     c.check(
         "quota: copy-from counts too",
-        copy,
-        Ok(Err(QuotaExceeded(quota))),
+        other.copy_from(&big, 0, 0, 1),
+        Err(QuotaExceeded(quota)),
+    );
+    c.check(
+        "quota: copy-from: limit comes before quota",
+        none.copy_from(&big, 0, 0, 1),
+        Err(LimitExceeded(0)),
     );
 }
 
@@ -412,6 +540,16 @@ fn output_checks(c: &mut Checks, output: &Buffer) {
     c.check(
         "output: write past the end",
         output.write(len + 1, b"x"),
+        Err(OutOfBounds(len)),
+    );
+    c.check(
+        "output: write of nothing past the end",
+        output.write(len + 1, b""),
+        Err(OutOfBounds(len)),
+    );
+    c.check(
+        "output: truncate past the end",
+        output.truncate(len + 1),
         Err(OutOfBounds(len)),
     );
     let limit = output.limit();

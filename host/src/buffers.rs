@@ -9,13 +9,14 @@
 //! guest's handle (the caller traps), the inner one a refusal by the rules
 //! (the guest is told and nothing changed).
 
+use std::time::Instant;
 use std::{fmt, io};
 
 use sha2::{Digest, Sha256};
 
 use crate::rules::{self, BufferError, Kind, Quota, Shape};
 use crate::stats::Progress;
-use crate::storage::Storage;
+use crate::storage::{Deadline, Halt, Storage};
 use crate::units::Size;
 
 /// A buffer as the guest names it. Handles are non-negative `i32`s so the core
@@ -68,6 +69,8 @@ pub enum Fault {
     TooMany(usize),
     /// One call would move more bytes than the per-call cap allows.
     CopyTooLarge { bytes: u64, cap: u64 },
+    /// The run's time limit passed while the host worked for the guest.
+    TimeUp,
 }
 
 impl fmt::Display for Fault {
@@ -94,6 +97,7 @@ impl fmt::Display for Fault {
                 Size(*cap),
                 Size(*bytes)
             ),
+            Fault::TimeUp => f.write_str("the run's time limit passed during a host call"),
         }
     }
 }
@@ -153,12 +157,15 @@ fn name(kind: Kind) -> &'static str {
     }
 }
 
-fn io(doing: impl Into<String>) -> impl FnOnce(io::Error) -> Stop {
-    move |error| {
-        Stop::Io(HostIo {
+/// What stops the run when storage could not finish: the deadline, or the
+/// host's I/O while `doing` something.
+fn halted<E: Into<Halt>>(doing: impl Into<String>) -> impl FnOnce(E) -> Stop {
+    move |halt| match halt.into() {
+        Halt::Deadline => Stop::Fault(Fault::TimeUp),
+        Halt::Io(error) => Stop::Io(HostIo {
             doing: doing.into(),
             error,
-        })
+        }),
     }
 }
 
@@ -169,6 +176,7 @@ pub struct Read<'a> {
     kind: Kind,
     offset: u64,
     len: usize,
+    deadline: Deadline,
 }
 
 impl Read<'_> {
@@ -179,8 +187,8 @@ impl Read<'_> {
     /// Copies the bytes into `dst`, which must be [`Read::len`] long.
     pub fn copy_to(&self, dst: &mut [u8]) -> Result<(), Stop> {
         self.storage
-            .read_at(self.offset, dst)
-            .map_err(io(format!("reading {}", name(self.kind))))
+            .read_at(self.offset, dst, self.deadline)
+            .map_err(halted(format!("reading {}", name(self.kind))))
     }
 
     pub fn to_vec(&self) -> Result<Vec<u8>, Stop> {
@@ -225,6 +233,8 @@ pub struct Buffers {
     max_copy: u64,
     /// Where reads of the input have got to, for whoever watches.
     progress: Option<Progress>,
+    /// When the run's time is up: long operations stop there, slice by slice.
+    deadline: Deadline,
 }
 
 impl Buffers {
@@ -240,7 +250,14 @@ impl Buffers {
             live: 0,
             max_copy,
             progress: None,
+            deadline: Deadline::default(),
         }
+    }
+
+    /// Stops every operation still at work at `deadline` (within one slice
+    /// of storage work) with [`Fault::TimeUp`].
+    pub fn stop_at(&mut self, deadline: Instant) {
+        self.deadline = Deadline(Some(deadline));
     }
 
     /// Reports how far the input has been read to `progress`.
@@ -340,6 +357,7 @@ impl Buffers {
                     storage: &buffer.storage,
                     kind: buffer.kind,
                     offset,
+                    deadline: self.deadline,
                     // Within a buffer whose bytes are in memory or under the copy cap.
                     len: usize::try_from(len).map_err(|_| Fault::CopyTooLarge {
                         bytes: len,
@@ -353,6 +371,10 @@ impl Buffers {
 
     /// `digest.sha256(offset, len)`: the SHA-256 of the bytes `read` would
     /// return (same bounds), computed where they are, never copied out.
+    ///
+    /// The per-call copy cap does not apply: nothing is moved, the host holds
+    /// at most one chunk of a file-backed buffer, and the time it takes is
+    /// bounded by the deadline, which it looks at between slices.
     pub fn sha256(&self, h: Handle, offset: u64, len: u64) -> Outcome<[u8; 32]> {
         let buffer = self.get(h)?;
         let range = match rules::read(&buffer.shape(), offset, len) {
@@ -362,10 +384,13 @@ impl Buffers {
         let mut hasher = Sha256::new();
         buffer
             .storage
-            .visit(range.start, range.end - range.start, |bytes| {
-                hasher.update(bytes)
-            })
-            .map_err(io(format!("reading {}", name(buffer.kind))))?;
+            .visit(
+                range.start,
+                range.end - range.start,
+                self.deadline,
+                |bytes| hasher.update(bytes),
+            )
+            .map_err(halted(format!("reading {}", name(buffer.kind))))?;
         Ok(Ok(hasher.finalize().into()))
     }
 
@@ -377,10 +402,11 @@ impl Buffers {
             Err(e) => return Ok(Err(e)),
         };
         self.check_copy(data.len() as u64)?;
+        let deadline = self.deadline;
         let storage = &mut self.get_mut(h)?.storage;
         storage
-            .write(offset, data)
-            .map_err(io(format!("writing {}", name(shape.kind))))?;
+            .write(offset, data, deadline)
+            .map_err(halted(format!("writing {}", name(shape.kind))))?;
         self.quota.resize(shape.kind, shape.len, new_len);
         Ok(Ok(()))
     }
@@ -401,7 +427,10 @@ impl Buffers {
         buffer
             .storage
             .truncate(len)
-            .map_err(io(format!("truncating {}", name(shape.kind))))?;
+            .map_err(halted::<io::Error>(format!(
+                "truncating {}",
+                name(shape.kind)
+            )))?;
         self.quota.resize(shape.kind, shape.len, len);
         Ok(Ok(()))
     }
@@ -424,19 +453,20 @@ impl Buffers {
         self.check_copy(copy.count)?;
         let src_kind = self.get(src)?.kind;
         let doing = || format!("copying {} into {}", name(src_kind), name(shape.kind));
+        let deadline = self.deadline;
         if src == dst {
             let storage = &mut self.get_mut(dst)?.storage;
             storage
-                .copy_within(src_offset, offset, copy.count)
-                .map_err(io(doing()))?;
+                .copy_within(src_offset, offset, copy.count, deadline)
+                .map_err(halted(doing()))?;
         } else {
             // Two distinct live slots: borrow both at once, without copying
             // the source out first.
             let (src_slot, dst_slot) = pair_mut(&mut self.slots, src.index(), dst.index());
             let from = &src_slot.buffer.as_ref().expect("checked above").storage;
             let to = &mut dst_slot.buffer.as_mut().expect("checked above").storage;
-            to.copy_from(from, src_offset, offset, copy.count)
-                .map_err(io(doing()))?;
+            to.copy_from(from, src_offset, offset, copy.count, deadline)
+                .map_err(halted(doing()))?;
         }
         self.quota.resize(shape.kind, shape.len, copy.new_len);
         self.input_reached(src_kind, src_offset + copy.count);
@@ -607,6 +637,26 @@ mod tests {
     }
 
     #[test]
+    fn a_passed_deadline_stops_every_operation_longer_than_a_slice() {
+        const BIG: usize = 3 << 20;
+        let mut b = Buffers::new(1 << 30, 8, u64::MAX);
+        let input = b.insert_input(vec![1; BIG].into()).unwrap();
+        let output = b.insert_output(1 << 30, Storage::default()).unwrap();
+        b.stop_at(std::time::Instant::now());
+        let up = || Some(Stop::Fault(Fault::TimeUp));
+        assert_eq!(b.sha256(input, 0, u64::MAX).err(), up());
+        assert_eq!(
+            b.read(input, 0, u64::MAX).unwrap().unwrap().to_vec().err(),
+            up()
+        );
+        assert_eq!(b.append(output, &vec![2; BIG]).err(), up());
+        assert_eq!(b.copy(output, input, 0, 0, u64::MAX).err(), up());
+        // A short call still answers; so do the rules.
+        assert_eq!(b.sha256(input, 0, 10).map(|r| r.is_ok()), Ok(true));
+        assert_eq!(b.truncate(input, 0), Ok(Err(BufferError::ReadOnly)));
+    }
+
+    #[test]
     fn sha256_hashes_what_read_would_return() {
         let (b, input, _) = table();
         // SHA-256("hello world") and SHA-256("world"), well-known values.
@@ -689,7 +739,9 @@ mod tests {
                 .map(|slot| {
                     let buf = slot.buffer.as_ref()?;
                     let mut bytes = vec![0; buf.storage.len() as usize];
-                    buf.storage.read_at(0, &mut bytes).unwrap();
+                    buf.storage
+                        .read_at(0, &mut bytes, Deadline::default())
+                        .unwrap();
                     Some((buf.kind, buf.limit, bytes))
                 })
                 .collect()

@@ -13,8 +13,8 @@
 //!   it imports is looked up, by name and with the linker's semver rule, in
 //!   the world the host provides: `wasi:cli/imports` from the WASI p2 WIT
 //!   that wasmtime-wasi's `bindgen!` reads (`add_to_linker_async` links that
-//!   world) and the `processor` world of `wit/`, both embedded by `build.rs`
-//!   ([`host_wit`]). Every function and resource it imports must be there,
+//!   world; vendored in `host/wasi-wit/`) and the `processor` world of
+//!   `wit/`, both embedded by `build.rs` ([`host_wit`]). Every function and resource it imports must be there,
 //!   with the same type under the linker's rules (structural types in which
 //!   field, case and flag names count but parameter names don't; a resource
 //!   is the one the interface that defines it names). Its `process` export

@@ -39,6 +39,8 @@ mod core_abi;
 pub mod destination;
 pub mod error;
 pub mod inspect;
+#[cfg(test)]
+mod mutations;
 mod rules;
 pub mod run;
 mod state;

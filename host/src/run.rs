@@ -39,12 +39,15 @@ pub struct Limits {
     /// The most buffers alive at once, input and output included.
     pub max_buffers: usize,
     /// The most bytes one host call may move (`read`, `write`, `append`,
-    /// `copy-from`): a host call cannot be interrupted, so this bounds how
-    /// long one blocks.
+    /// `copy-from`): this bounds what one call holds in host memory, and how
+    /// long it blocks when there is no [`Limits::timeout`]. (`digest.sha256`
+    /// moves nothing and holds one chunk: only the timeout bounds it.)
     pub max_copy: u64,
     /// The most linear memory the guest may have, all memories together.
     pub memory: u64,
-    /// Wall-clock time for instantiating and running the guest; `None` for no limit.
+    /// Wall-clock time for instantiating and running the guest, the host's
+    /// work for it included (long host calls look at the clock every MiB);
+    /// `None` for no limit.
     pub timeout: Option<Duration>,
     /// An instruction budget; needs a host made with [`HostOptions::fuel`].
     pub fuel: Option<u64>,
@@ -205,7 +208,8 @@ impl Guest {
 pub struct Host {
     engine: Engine,
     options: HostOptions,
-    component_linker: cm::Linker<RunState>,
+    /// Crate-visible so the mutation tests (`mutations.rs`) can shadow one import.
+    pub(crate) component_linker: cm::Linker<RunState>,
     core_linker: wasmtime::Linker<RunState>,
     /// Wakes runs whose time is up; shared with the ticker thread.
     alarms: Arc<Alarms>,
@@ -409,7 +413,11 @@ impl Host {
         limits: &Limits,
         watch: &Watch<'_>,
     ) -> (Result<Produced, RunError>, Stats) {
-        let (mut store, input, output) = match self.store(input, output, limits) {
+        // One deadline for the guest's own code and the host's work for it.
+        let deadline = limits
+            .timeout
+            .and_then(|timeout| Instant::now().checked_add(timeout));
+        let (mut store, input, output) = match self.store(input, output, limits, deadline) {
             Ok(prepared) => prepared,
             Err(e) => return (Err(e), Stats::default()),
         };
@@ -426,11 +434,8 @@ impl Host {
         tracing::debug!(?limits, ?args, "running the guest");
         let started = Instant::now();
         let run = execute(&mut store, guest, input, output, args, limits);
-        let result = within(runtime, &self.alarms, limits.timeout, run).await;
-        let result = result.unwrap_or_else(|timeout| {
-            let stopped = wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
-            Err(RunError::LimitExceeded(Limit::Time(timeout), stopped))
-        });
+        let result = within(runtime, &self.alarms, deadline.zip(limits.timeout), run).await;
+        let result = result.unwrap_or_else(|timeout| Err(out_of_time(timeout)));
         let mut stats = std::mem::take(&mut store.data_mut().stats);
         stats.total_time = started.elapsed();
         match &result {
@@ -440,12 +445,14 @@ impl Host {
         (result, stats)
     }
 
-    /// A fresh store for one run, holding its input and output buffers.
+    /// A fresh store for one run, holding its input and output buffers,
+    /// whose work stops at `deadline`.
     fn store(
         &self,
         input: Input,
         output: Output,
         limits: &Limits,
+        deadline: Option<Instant>,
     ) -> Result<(Store<RunState>, Handle, Handle), RunError> {
         let input = match input {
             Input::Bytes(bytes) => Storage::from(bytes),
@@ -458,6 +465,11 @@ impl Host {
                 .map_err(|e| RunError::HostIo(host_io("emptying the output file", e)))?,
         };
         let mut buffers = Buffers::new(limits.quota, limits.max_buffers, limits.max_copy);
+        if let Some(deadline) = deadline {
+            // A host call blocks the executor: the timeout below cannot stop
+            // it, so the buffers stop their own work.
+            buffers.stop_at(deadline);
+        }
         let input = buffers.insert_input(input);
         let output = buffers.insert_output(limits.max_output, output_storage);
         let (input, output) = match (input, output) {
@@ -542,6 +554,13 @@ fn host_io(doing: &str, error: std::io::Error) -> HostIo {
     }
 }
 
+/// The run's time ran out, in the guest's code or in the host's work for
+/// it: the same words either way.
+fn out_of_time(timeout: Duration) -> RunError {
+    let stopped = wasmtime::format_err!("the guest was stopped after {}", Seconds(timeout));
+    RunError::LimitExceeded(Limit::Time(timeout), stopped)
+}
+
 /// Says what stopped a run: the host's I/O, a limit, or the guest itself.
 fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
     if trap.is::<HostIo>() {
@@ -549,6 +568,9 @@ fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> Ru
             Ok(io) => return RunError::HostIo(io),
             Err(trap) => return RunError::Trapped(trap),
         }
+    }
+    if let (Some(Fault::TimeUp), Some(timeout)) = (trap.downcast_ref::<Fault>(), limits.timeout) {
+        return out_of_time(timeout);
     }
     let limit = match trap.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => limits.fuel.map(Limit::Fuel),
@@ -663,8 +685,9 @@ fn start_ticker(engine: Engine, alarms: Arc<Alarms>) -> std::io::Result<mpsc::Se
     Ok(stop)
 }
 
-/// `run` to its end, or `Err(timeout)` once `timeout` has passed (checked
-/// when the run yields, and woken by the ticker if it is waiting).
+/// `run` to its end, or `Err(timeout)` once the deadline `at` of a time
+/// limit of `timeout` has passed (checked when the run yields, and woken by
+/// the ticker if it is waiting).
 ///
 /// No timer of the caller's runtime is involved, so a run keeps its time
 /// limit in any executor; and WASI's own waits (a guest's sleep) are timed by
@@ -675,10 +698,9 @@ fn start_ticker(engine: Engine, alarms: Arc<Alarms>) -> std::io::Result<mpsc::Se
 async fn within<F: Future>(
     runtime: &tokio::runtime::Runtime,
     alarms: &Alarms,
-    timeout: Option<Duration>,
+    deadline: Option<(Instant, Duration)>,
     run: F,
 ) -> Result<F::Output, Duration> {
-    let deadline = timeout.map(|timeout| (Instant::now() + timeout, timeout));
     let mut run = std::pin::pin!(run);
     let mut alarm: Option<Arc<Alarm>> = None;
     std::future::poll_fn(|cx| {

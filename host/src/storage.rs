@@ -6,15 +6,71 @@
 //! that must pass through the host do so in bounded chunks. That is what
 //! keeps the host's memory flat for an input or output of any size.
 //!
+//! Work that moves or visits bytes goes in slices of at most [`CHUNK`] and
+//! looks at the run's [`Deadline`] between them: a host call cannot be
+//! interrupted from outside, so this is what lets the time limit stop a
+//! long one (a hash of gigabytes, a big copy) within one slice.
+//!
 //! Storage only moves bytes: every range it is given has already been
 //! approved by [`crate::rules`], so nothing here checks bounds beyond what
 //! slicing itself asserts.
 
 use std::fs::File;
 use std::io;
+use std::time::Instant;
 
-/// How much a copy that passes through host memory holds at once.
+/// How much a copy that passes through host memory holds at once, and the
+/// most bytes any operation moves between two looks at the deadline.
 const CHUNK: usize = 1 << 20;
+
+/// When sliced work must stop; `Deadline::default()` never passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deadline(pub Option<Instant>);
+
+impl Deadline {
+    fn check(self) -> Result<(), Halt> {
+        match self.0 {
+            Some(at) if Instant::now() >= at => Err(Halt::Deadline),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why an operation stopped before it finished. It may have done part of
+/// its work: a halt ends the run, so nobody sees a half-moved buffer.
+#[derive(Debug)]
+pub enum Halt {
+    /// The [`Deadline`] passed.
+    Deadline,
+    Io(io::Error),
+}
+
+impl From<io::Error> for Halt {
+    fn from(error: io::Error) -> Self {
+        Halt::Io(error)
+    }
+}
+
+/// Runs `step(done, n)` over `0..len` in slices of at most [`CHUNK`],
+/// looking at `deadline` before each but the first: a call that fits in
+/// one slice (most do) never reads the clock, and none works more than one
+/// slice past the deadline.
+fn sliced(
+    len: u64,
+    deadline: Deadline,
+    mut step: impl FnMut(u64, u64) -> Result<(), Halt>,
+) -> Result<(), Halt> {
+    let mut done = 0;
+    while done < len {
+        if done > 0 {
+            deadline.check()?;
+        }
+        let n = (len - done).min(CHUNK as u64);
+        step(done, n)?;
+        done += n;
+    }
+    Ok(())
+}
 
 /// The bytes of one buffer.
 #[derive(Debug)]
@@ -65,74 +121,100 @@ impl Storage {
     }
 
     /// Fills `dst` with the bytes from `offset`.
-    pub fn read_at(&self, offset: u64, dst: &mut [u8]) -> io::Result<()> {
+    pub fn read_at(&self, offset: u64, dst: &mut [u8], deadline: Deadline) -> Result<(), Halt> {
         match self {
-            Storage::Memory(bytes) => {
-                let start = index(offset);
-                dst.copy_from_slice(&bytes[start..start + dst.len()]);
+            Storage::Memory(bytes) => sliced(dst.len() as u64, deadline, |done, n| {
+                let start = index(offset + done);
+                dst[index(done)..index(done + n)].copy_from_slice(&bytes[start..start + index(n)]);
                 Ok(())
-            }
-            Storage::File { file, .. } => positioned::read_exact_at(file, dst, offset),
+            }),
+            Storage::File { file, .. } => read_file_at(file, offset, dst, deadline),
         }
     }
 
-    /// Hands the `len` bytes from `offset` to `f` in order, as one slice when
-    /// they are in memory, in bounded chunks when they are in a file.
-    pub fn visit(&self, offset: u64, len: u64, mut f: impl FnMut(&[u8])) -> io::Result<()> {
+    /// Hands the `len` bytes from `offset` to `f` in order, in slices,
+    /// straight from memory or through one chunk of host memory for a file.
+    pub fn visit(
+        &self,
+        offset: u64,
+        len: u64,
+        deadline: Deadline,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<(), Halt> {
         match self {
-            Storage::Memory(bytes) => {
-                let start = index(offset);
-                f(&bytes[start..start + index(len)]);
-            }
+            Storage::Memory(bytes) => sliced(len, deadline, |done, n| {
+                let start = index(offset + done);
+                f(&bytes[start..start + index(n)]);
+                Ok(())
+            }),
             Storage::File { file, .. } => {
                 let mut chunk = vec![0; CHUNK.min(index(len))];
-                let mut done = 0;
-                while done < len {
-                    let n = (len - done).min(chunk.len() as u64);
+                sliced(len, deadline, |done, n| {
                     let buf = &mut chunk[..index(n)];
                     positioned::read_exact_at(file, buf, offset + done)?;
                     f(buf);
-                    done += n;
-                }
+                    Ok(())
+                })
             }
         }
-        Ok(())
     }
 
     /// Puts `data` at `offset` (at most the current length), growing as needed.
-    pub fn write(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        match self {
-            Storage::Memory(bytes) => {
-                let offset = index(offset);
-                let overlap = data.len().min(bytes.len() - offset);
-                let (inside, beyond) = data.split_at(overlap);
-                bytes[offset..offset + overlap].copy_from_slice(inside);
-                bytes.extend_from_slice(beyond);
+    pub fn write(&mut self, offset: u64, data: &[u8], deadline: Deadline) -> Result<(), Halt> {
+        sliced(data.len() as u64, deadline, |done, n| {
+            let part = &data[index(done)..index(done + n)];
+            let at = offset + done;
+            match self {
+                Storage::Memory(bytes) => {
+                    // Earlier slices leave `at` within the bytes.
+                    let at = index(at);
+                    let overlap = part.len().min(bytes.len() - at);
+                    let (inside, beyond) = part.split_at(overlap);
+                    bytes[at..at + overlap].copy_from_slice(inside);
+                    bytes.extend_from_slice(beyond);
+                }
+                Storage::File { file, len } => {
+                    positioned::write_all_at(file, part, at)?;
+                    *len = (*len).max(at + n);
+                }
             }
-            Storage::File { file, len } => {
-                positioned::write_all_at(file, data, offset)?;
-                *len = (*len).max(offset + data.len() as u64);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Copies `count` bytes from `src_offset` to `offset` within this
     /// storage, as `memmove` does.
-    pub fn copy_within(&mut self, src_offset: u64, offset: u64, count: u64) -> io::Result<()> {
+    pub fn copy_within(
+        &mut self,
+        src_offset: u64,
+        offset: u64,
+        count: u64,
+        deadline: Deadline,
+    ) -> Result<(), Halt> {
+        if src_offset == offset {
+            return Ok(());
+        }
         match self {
             Storage::Memory(bytes) => {
-                let (src, dst, count) = (index(src_offset), index(offset), index(count));
-                if dst + count > bytes.len() {
-                    bytes.resize(dst + count, 0);
+                let end = index(offset + count);
+                if end > bytes.len() {
+                    bytes.resize(end, 0);
                 }
-                bytes.copy_within(src..src + count, dst);
-                Ok(())
+                memmove_sliced(src_offset, offset, count, deadline, |from, to, n| {
+                    let (from, to) = (index(from), index(to));
+                    bytes.copy_within(from..from + index(n), to);
+                    Ok(())
+                })
             }
             Storage::File { file, len } => {
-                copy_within_file(file, src_offset, offset, count)?;
-                *len = (*len).max(offset + count);
-                Ok(())
+                let mut chunk = vec![0; CHUNK.min(index(count))];
+                memmove_sliced(src_offset, offset, count, deadline, |from, to, n| {
+                    let buf = &mut chunk[..index(n)];
+                    positioned::read_exact_at(file, buf, from)?;
+                    positioned::write_all_at(file, buf, to)?;
+                    *len = (*len).max(to + n);
+                    Ok(())
+                })
             }
         }
     }
@@ -145,27 +227,28 @@ impl Storage {
         src_offset: u64,
         offset: u64,
         count: u64,
-    ) -> io::Result<()> {
+        deadline: Deadline,
+    ) -> Result<(), Halt> {
         let from = match src {
             Storage::Memory(bytes) => {
                 let start = index(src_offset);
-                return self.write(offset, &bytes[start..start + index(count)]);
+                return self.write(offset, &bytes[start..start + index(count)], deadline);
             }
             Storage::File { file, .. } => file,
         };
         match self {
             Storage::File { file: to, len } => {
-                copy_file_to_file(from, src_offset, to, offset, count)?;
-                *len = (*len).max(offset + count);
-                Ok(())
+                copy_file_to_file(from, src_offset, to, offset, count, deadline, |end| {
+                    *len = (*len).max(end)
+                })
             }
             Storage::Memory(bytes) => {
                 // Into memory: the bytes must land in host memory anyway.
-                let (offset, count) = (index(offset), index(count));
-                if offset + count > bytes.len() {
-                    bytes.resize(offset + count, 0);
+                let (start, end) = (index(offset), index(offset + count));
+                if end > bytes.len() {
+                    bytes.resize(end, 0);
                 }
-                positioned::read_exact_at(from, &mut bytes[offset..offset + count], src_offset)
+                read_file_at(from, src_offset, &mut bytes[start..end], deadline)
             }
         }
     }
@@ -194,28 +277,41 @@ impl Storage {
     }
 }
 
-/// A memmove within one file, in bounded chunks, in the direction that never
-/// overwrites bytes it has yet to read.
-fn copy_within_file(file: &File, src: u64, dst: u64, count: u64) -> io::Result<()> {
-    if src == dst || count == 0 {
-        return Ok(());
-    }
-    let mut chunk = vec![0; CHUNK.min(index(count))];
-    let mut done = 0;
-    while done < count {
-        let n = (count - done).min(chunk.len() as u64);
-        // Forwards when moving down, backwards when moving up.
-        let at = if dst < src { done } else { count - done - n };
-        let buf = &mut chunk[..index(n)];
-        positioned::read_exact_at(file, buf, src + at)?;
-        positioned::write_all_at(file, buf, dst + at)?;
-        done += n;
-    }
-    Ok(())
+/// Fills `dst` from `file` at `offset`, in slices.
+fn read_file_at(file: &File, offset: u64, dst: &mut [u8], deadline: Deadline) -> Result<(), Halt> {
+    sliced(dst.len() as u64, deadline, |done, n| {
+        let part = &mut dst[index(done)..index(done + n)];
+        Ok(positioned::read_exact_at(file, part, offset + done)?)
+    })
 }
 
-/// Copies between two files, in the kernel where possible.
-fn copy_file_to_file(from: &File, src: u64, to: &File, dst: u64, count: u64) -> io::Result<()> {
+/// A memmove of `count` bytes from `src` to `dst` in slices, each passed to
+/// `step(from, to, n)`, in the direction that never overwrites bytes it has
+/// yet to read: forwards when moving down, backwards when moving up.
+fn memmove_sliced(
+    src: u64,
+    dst: u64,
+    count: u64,
+    deadline: Deadline,
+    mut step: impl FnMut(u64, u64, u64) -> Result<(), Halt>,
+) -> Result<(), Halt> {
+    sliced(count, deadline, |done, n| {
+        let at = if dst < src { done } else { count - done - n };
+        step(src + at, dst + at, n)
+    })
+}
+
+/// Copies between two files, in the kernel where possible; `grown(end)`
+/// hears of each slice written, up to `end`.
+fn copy_file_to_file(
+    from: &File,
+    src: u64,
+    to: &File,
+    dst: u64,
+    count: u64,
+    deadline: Deadline,
+    mut grown: impl FnMut(u64),
+) -> Result<(), Halt> {
     #[cfg(target_os = "linux")]
     {
         use std::io::{Read, Seek, SeekFrom};
@@ -225,27 +321,26 @@ fn copy_file_to_file(from: &File, src: u64, to: &File, dst: u64, count: u64) -> 
         let (mut from, mut to) = (from, to);
         from.seek(SeekFrom::Start(src))?;
         to.seek(SeekFrom::Start(dst))?;
-        let copied = io::copy(&mut from.take(count), &mut to)?;
-        if copied != count {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file ended early",
-            ));
-        }
-        Ok(())
+        sliced(count, deadline, |done, n| {
+            if io::copy(&mut from.take(n), &mut to)? != n {
+                return Err(
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "the file ended early").into(),
+                );
+            }
+            grown(dst + done + n);
+            Ok(())
+        })
     }
     #[cfg(not(target_os = "linux"))]
     {
         let mut chunk = vec![0; CHUNK.min(index(count))];
-        let mut done = 0;
-        while done < count {
-            let n = (count - done).min(chunk.len() as u64);
+        sliced(count, deadline, |done, n| {
             let buf = &mut chunk[..index(n)];
             positioned::read_exact_at(from, buf, src + done)?;
             positioned::write_all_at(to, buf, dst + done)?;
-            done += n;
-        }
-        Ok(())
+            grown(dst + done + n);
+            Ok(())
+        })
     }
 }
 
@@ -303,11 +398,15 @@ mod positioned {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    const NONE: Deadline = Deadline(None);
 
     fn file_with(bytes: &[u8]) -> Storage {
         let mut s = Storage::empty_file(tempfile::tempfile().unwrap()).unwrap();
-        s.write(0, bytes).unwrap();
+        s.write(0, bytes, NONE).unwrap();
         s
     }
 
@@ -318,13 +417,13 @@ mod tests {
     #[test]
     fn memory_and_file_storage_agree() {
         for mut s in [Storage::from(b"abcdef".to_vec()), file_with(b"abcdef")] {
-            s.write(4, b"XYZ").unwrap();
+            s.write(4, b"XYZ", NONE).unwrap();
             assert_eq!(s.len(), 7);
             let mut got = [0; 3];
-            s.read_at(3, &mut got).unwrap();
+            s.read_at(3, &mut got, NONE).unwrap();
             assert_eq!(&got, b"dXY");
-            s.copy_within(0, 5, 4).unwrap();
-            s.copy_within(4, 0, 3).unwrap();
+            s.copy_within(0, 5, 4, NONE).unwrap();
+            s.copy_within(4, 0, 3, NONE).unwrap();
             s.truncate(8).unwrap();
             assert_eq!(bytes(s), b"XabdXabc");
         }
@@ -335,38 +434,87 @@ mod tests {
         let data: Vec<u8> = (0..(CHUNK * 2 + 5)).map(|i| (i % 253) as u8).collect();
         for s in [Storage::from(data.clone()), file_with(&data)] {
             let mut seen = Vec::new();
-            s.visit(3, (CHUNK + 7) as u64, |bytes| seen.extend_from_slice(bytes))
-                .unwrap();
+            s.visit(3, (CHUNK + 7) as u64, NONE, |bytes| {
+                seen.extend_from_slice(bytes)
+            })
+            .unwrap();
             assert_eq!(seen, &data[3..CHUNK + 10]);
         }
     }
 
     #[test]
-    fn file_memmove_crosses_chunk_boundaries_both_ways() {
+    fn memmove_crosses_slice_boundaries_both_ways_in_memory_and_in_a_file() {
         let data: Vec<u8> = (0..(CHUNK * 2 + 123)).map(|i| (i % 251) as u8).collect();
         let mut model = data.clone();
-        let mut s = file_with(&data);
         // Up by a little (backwards copy), then down by a lot (forwards).
-        s.copy_within(10, 17, (CHUNK * 2) as u64).unwrap();
         model.copy_within(10..10 + CHUNK * 2, 17);
-        s.copy_within(CHUNK as u64, 3, (CHUNK + 100) as u64)
-            .unwrap();
         model.copy_within(CHUNK..CHUNK * 2 + 100, 3);
-        assert_eq!(bytes(s), model);
+        for mut s in [Storage::from(data.clone()), file_with(&data)] {
+            s.copy_within(10, 17, (CHUNK * 2) as u64, NONE).unwrap();
+            s.copy_within(CHUNK as u64, 3, (CHUNK + 100) as u64, NONE)
+                .unwrap();
+            assert_eq!(bytes(s), model);
+        }
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_work_after_one_slice() {
+        let data = vec![7; CHUNK * 3];
+        let passed = Deadline(Some(Instant::now()));
+        for mut s in [Storage::from(data.clone()), file_with(&data)] {
+            let mut visited = 0;
+            let halt = s.visit(0, data.len() as u64, passed, |b| visited += b.len());
+            assert!(matches!(halt, Err(Halt::Deadline)));
+            assert_eq!(visited, CHUNK);
+            // A call that fits in one slice is not held up by the clock.
+            let mut one = vec![0; CHUNK];
+            s.read_at(0, &mut one, passed).unwrap();
+            let mut two = vec![0; CHUNK * 2];
+            assert!(matches!(
+                s.read_at(0, &mut two, passed),
+                Err(Halt::Deadline)
+            ));
+            assert!(matches!(
+                s.copy_within(0, 1, (CHUNK * 2) as u64, passed),
+                Err(Halt::Deadline)
+            ));
+            // What was written before the stop is counted.
+            assert!(matches!(
+                s.write(s.len(), &data, passed),
+                Err(Halt::Deadline)
+            ));
+            assert_eq!(s.len(), (CHUNK * 4) as u64);
+            // Passing during the first slice: that slice is the last.
+            let soon = Deadline(Some(Instant::now() + Duration::from_millis(200)));
+            let mut slices = 0;
+            let halt = s.visit(0, data.len() as u64, soon, |_| {
+                slices += 1;
+                std::thread::sleep(Duration::from_millis(300));
+            });
+            assert!(matches!(halt, Err(Halt::Deadline)));
+            assert_eq!(slices, 1);
+        }
+        let src = file_with(&data);
+        let mut dst = file_with(b"");
+        assert!(matches!(
+            dst.copy_from(&src, 0, 0, data.len() as u64, passed),
+            Err(Halt::Deadline)
+        ));
+        assert_eq!(dst.len(), CHUNK as u64);
     }
 
     #[test]
     fn copies_between_kinds_of_storage() {
         let src = file_with(b"0123456789");
         let mut to_file = file_with(b"ab");
-        to_file.copy_from(&src, 3, 1, 5).unwrap();
+        to_file.copy_from(&src, 3, 1, 5, NONE).unwrap();
         assert_eq!(bytes(to_file), b"a34567");
         let mut to_memory = Storage::from(b"ab".to_vec());
-        to_memory.copy_from(&src, 8, 2, 2).unwrap();
+        to_memory.copy_from(&src, 8, 2, 2, NONE).unwrap();
         assert_eq!(bytes(to_memory), b"ab89");
         let mut from_memory = file_with(b"");
         from_memory
-            .copy_from(&Storage::from(b"xyz".to_vec()), 1, 0, 2)
+            .copy_from(&Storage::from(b"xyz".to_vec()), 1, 0, 2, NONE)
             .unwrap();
         assert_eq!(bytes(from_memory), b"yz");
     }
