@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bufbridge::{Guest, Host, Input, Limits, Output};
+use std::sync::Barrier;
+
+use bufbridge::{DEFAULT_GUEST, Guest, Host, HostOptions, Input, Limits, Output};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -493,6 +495,187 @@ fn sdk_table(g: &Guests) {
             secs(times[i]) / secs(times[0]),
             secs(cpu[i]) * 1e3,
             secs(cpu[i]) / secs(cpu[0])
+
+/// What one configuration of the "runs" section measured.
+struct Runs {
+    per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    /// CPU time (user + system, all threads) per run: what a run costs
+    /// whether or not other processes left the cores free.
+    cpu: Duration,
+    /// CPU time over wall time: how many cores the runs actually got.
+    cores: f64,
+}
+
+/// The CPU time this process has used so far, user and system.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given, which is
+    // zero-initialised plain data.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The 1-minute load average: how busy the machine was besides us.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// One thread's way to do a run: given the input, returns the output.
+type Runner<'a> = Box<dyn FnMut(Vec<u8>) -> Vec<u8> + 'a>;
+
+/// How `threads` callers, each doing `per_thread` runs of `upper` over 1 KiB
+/// on one shared host, fared: total runs per second of wall time, and the
+/// latency of single runs. Each thread gets its runner from `runner`.
+fn measure_runs<'a>(
+    threads: usize,
+    per_thread: usize,
+    runner: &(dyn Fn() -> Runner<'a> + Sync),
+) -> Runs {
+    let input: Vec<u8> = (0..KIB).map(|i| b"bufbridge runs "[i % 15]).collect();
+    let expected = input.to_ascii_uppercase();
+    let barrier = Barrier::new(threads);
+    let cpu_before = cpu_time();
+    let timed: Vec<(Instant, Instant, Vec<Duration>)> = std::thread::scope(|s| {
+        let callers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (input, expected, barrier) = (&input, &expected, &barrier);
+                s.spawn(move || {
+                    let mut run = runner();
+                    let mut latencies = Vec::with_capacity(per_thread);
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..per_thread {
+                        let began = Instant::now();
+                        let out = run(input.clone());
+                        latencies.push(began.elapsed());
+                        assert!(out == *expected, "`upper` gave the wrong output");
+                    }
+                    (start, Instant::now(), latencies)
+                })
+            })
+            .collect();
+        callers.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let cpu = cpu_time() - cpu_before;
+    let start = timed.iter().map(|t| t.0).min().unwrap();
+    let end = timed.iter().map(|t| t.1).max().unwrap();
+    let mut latencies: Vec<Duration> = timed.into_iter().flat_map(|t| t.2).collect();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    Runs {
+        per_sec: latencies.len() as f64 / secs(end - start),
+        p50: at(0.50),
+        p99: at(0.99),
+        cpu: cpu / latencies.len() as u32,
+        cores: secs(cpu) / secs(end - start),
+    }
+}
+
+/// The best (highest throughput) of `reps` measurements.
+fn best_runs(reps: usize, mut measure: impl FnMut() -> Runs) -> Runs {
+    (0..reps)
+        .map(|_| measure())
+        .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+        .unwrap()
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", secs(d) * 1e6)
+}
+
+/// The rows of one host (pooling `label`) in the "runs" table.
+fn runs_rows<'a>(
+    label: &str,
+    host: &'a Host,
+    guest: &'a Guest,
+    limits: &'a Limits,
+    args: &'a [String],
+    per_thread: usize,
+) {
+    let sync = move || -> Runner<'a> {
+        Box::new(move |input| host.run(guest, input, args, limits).unwrap())
+    };
+    // As a thread-per-core service would: each thread drives its runs on a
+    // current-thread runtime of its own.
+    let on_runtime = move || -> Runner<'a> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Box::new(move |input| {
+            let run = host.run_async(guest, input, args, limits);
+            runtime.block_on(run).unwrap()
+        })
+    };
+    let runners: [(&str, &(dyn Fn() -> Runner<'a> + Sync)); 2] =
+        [("`run`", &sync), ("`run_async`", &on_runtime)];
+    let mut one = 0.0;
+    for (entry, runner) in runners {
+        for threads in [1, 2] {
+            let m = best_runs(3, || measure_runs(threads, per_thread, runner));
+            if threads == 1 && entry == "`run`" {
+                one = m.per_sec;
+            }
+            println!(
+                "| {label} | {entry} | {threads} | {:.0} | {:.2}x | {} | {} | {} | {:.2} |",
+                m.per_sec,
+                m.per_sec / one,
+                micros(m.p50),
+                micros(m.p99),
+                micros(m.cpu),
+                m.cores
+            );
+        }
+    }
+}
+
+fn runs_table() {
+    let per_thread = if quick() { 2_000 } else { 40_000 };
+    let limits = Limits::default();
+    let args = ["upper".to_string()];
+    println!(
+        "## 7. Runs: `upper` over 1 KiB with the default guest, in one process, one shared `Host`\n"
+    );
+    println!(
+        "Each thread does {per_thread} runs back to back (best of 3); p50 and p99 are the \
+         latencies of single runs. `run_async` rows: each thread awaits its runs on a \
+         current-thread tokio runtime of its own. \"vs 1 thread\" compares with `run` on \
+         one thread of the same pooling setting.\n"
+    );
+    println!(
+        "CPU per run is the process's user + system time over the runs: unlike runs/s, it \
+         does not depend on whether other processes left both cores free; \"cores used\" is \
+         CPU time over wall time, what the machine gave the runs (1-minute load average at \
+         the start: {}).\n",
+        load_average()
+    );
+    println!(
+        "| pooling | entry | threads | runs/s | vs 1 thread | p50 | p99 | CPU per run | cores used |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for pooling in [true, false] {
+        let host = Host::with_options(HostOptions {
+            pooling,
+            ..HostOptions::default()
+        })
+        .unwrap();
+        let guest = host.load(DEFAULT_GUEST).unwrap();
+        runs_rows(
+            if pooling { "on" } else { "off" },
+            &host,
+            &guest,
+            &limits,
+            &args,
+            per_thread,
         );
     }
     println!();
@@ -530,5 +713,8 @@ fn main() {
     }
     if wants("sdk") {
         sdk_table(&g);
+    }
+    if wants("runs") {
+        runs_table();
     }
 }

@@ -17,6 +17,8 @@
 //!
 //! Files and file-backed buffers: [`Host::run_with`] with [`Input::File`]
 //! and [`Output::File`] keeps the host's memory flat whatever their size.
+//! Async services await [`Host::run_async`] (and its `_with`/`_watched`
+//! forms) from any tokio runtime; [`Host`] says which to call where.
 //! Limits ([`Limits`]) bound what a guest may take; a failed run says why
 //! ([`RunError`]). `examples/embed.rs` is a whole embedding in a few dozen
 //! lines.

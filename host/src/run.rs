@@ -2,13 +2,15 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::sync::mpsc;
+use std::future::Future;
+use std::sync::{Arc, LazyLock, Mutex, Weak, mpsc};
+use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{self as cm, Component};
 use wasmtime::{
-    CallHook, Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
+    CallHook, Config, Enabled, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Module,
     PoolingAllocationConfig, Store, StoreContextMut, Trap, ValType,
 };
 use wasmtime_wasi::WasiCtxBuilder;
@@ -66,7 +68,7 @@ impl Default for Limits {
 }
 
 /// How the engine is built; fixed for the life of a [`Host`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostOptions {
     /// Count instructions so [`Limits::fuel`] can be enforced. It costs
     /// guest speed, so it is off unless asked for.
@@ -75,15 +77,39 @@ pub struct HostOptions {
     /// rather than once per process ([`Cache::default_dir`] is the usual
     /// place).
     pub cache: Option<Cache>,
-    /// Allocate instances from a pool reserved up front: cheaper
-    /// instantiation for hosts that run many guests, at the cost of
-    /// reserving address space for them.
+    /// Allocate instances from a pool reserved up front, and reuse its
+    /// slots from run to run. On by default: a short run costs about a
+    /// third of what it does without (BENCHMARKS.md, "Runs"), and runs on
+    /// many threads no longer slow each other down by unmapping memory. The
+    /// price: the host reserves (but does not use) about 2 TiB of address
+    /// space, keeps up to 1 MiB of each used slot's memory resident between
+    /// runs, and holds at most 256 runs at once (one more fails to
+    /// instantiate). Turn it off for a host that runs one guest once, as
+    /// the `bufbridge` CLI does.
     pub pooling: bool,
 }
 
-/// How many instances a pooling host keeps ready; each run uses a handful
-/// (a component is several core instances).
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            fuel: false,
+            cache: None,
+            pooling: true,
+        }
+    }
+}
+
+/// How many instances a pooling host keeps ready, and so how many runs it
+/// can hold at once; each run uses a handful (a component is several core
+/// instances).
 const POOL_INSTANCES: u32 = 256;
+
+/// The most bytes of a pooled memory's or table's dirty pages that are
+/// rewritten in place when a run ends; pages beyond are unmapped.
+const POOL_KEEP_RESIDENT: usize = 1 << 20;
+
+/// What a pooled table keeps by `memset` where pages cannot be scanned.
+const TABLE_KEEP_RESIDENT_UNSCANNED: usize = 16 << 10;
 
 /// How often the epoch advances: the resolution of [`Limits::timeout`].
 const TICK: Duration = Duration::from_millis(10);
@@ -157,12 +183,36 @@ impl Guest {
 }
 
 /// The engine and linkers, built once and shared by every run.
+///
+/// A `Host` is `Send + Sync`: share one (in an `Arc`, or by reference) among
+/// all the threads and tasks that run guests. Every run gets a fresh store.
+///
+/// # Which entry point to call
+///
+/// | where the caller is | call |
+/// |---|---|
+/// | plain synchronous code, no tokio runtime | [`Host::run`], [`Host::run_with`], [`Host::run_watched`] |
+/// | async code, any tokio runtime | [`Host::run_async`], [`Host::run_with_async`], [`Host::run_watched_async`] |
+/// | sync code inside a multi-thread tokio runtime (a handler that cannot `.await`) | [`Host::run`] works: it blocks in place (`tokio::task::block_in_place`), so the runtime moves its other tasks to another worker |
+/// | sync code inside a current-thread tokio runtime | [`Host::run`] cannot: blocking would stop the only thread that drives the run's timers. It returns [`RunError::HostIo`] saying to use `run_async` |
+///
+/// Both forms give the same results under the same [`Limits`]. The time
+/// limit is kept by the host's own ticker thread, not by a runtime, so it
+/// holds in any runtime, with or without tokio's time driver. A guest that
+/// computes yields to the executor every 10 ms, so a long run does not hold
+/// an async worker for longer than that; a host call (a `read` of a file-backed
+/// buffer, say) blocks its thread while it lasts, bounded by
+/// [`Limits::max_copy`].
+///
+/// A run's future is `Send`, and dropping it stops the guest.
 pub struct Host {
     engine: Engine,
     options: HostOptions,
     /// Crate-visible so the mutation tests (`mutations.rs`) can shadow one import.
     pub(crate) component_linker: cm::Linker<RunState>,
     core_linker: wasmtime::Linker<RunState>,
+    /// Wakes runs whose time is up; shared with the ticker thread.
+    alarms: Arc<Alarms>,
     /// Advances the engine's epoch every [`TICK`] while the host lives.
     _ticker: mpsc::Sender<()>,
 }
@@ -186,7 +236,24 @@ impl Host {
             pool.total_component_instances(POOL_INSTANCES)
                 .total_core_instances(POOL_INSTANCES * 8)
                 .total_memories(POOL_INSTANCES * 2)
-                .total_tables(POOL_INSTANCES * 4);
+                .total_tables(POOL_INSTANCES * 4)
+                .total_stacks(POOL_INSTANCES);
+            // A slot going back to the pool is reset. By default wasmtime
+            // unmaps its pages (`madvise`): every core then flushes its TLB
+            // and the next run faults the pages in again, which cost more
+            // than the run itself and grew with each thread (BENCHMARKS.md,
+            // "Runs"). `PAGEMAP_SCAN` (Linux 6.7) finds the pages a run
+            // dirtied, and those are put back in place instead.
+            if PoolingAllocationConfig::is_pagemap_scan_available() {
+                pool.pagemap_scan(Enabled::Yes)
+                    .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
+                    .table_keep_resident(POOL_KEEP_RESIDENT);
+            } else {
+                // Without the scan a slot keeps its first bytes by `memset`:
+                // worth it for tables, whose used part is at the start, not
+                // for memories, whose stack is near the end of what a run uses.
+                pool.table_keep_resident(TABLE_KEEP_RESIDENT_UNSCANNED);
+            }
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&config)?;
@@ -195,8 +262,10 @@ impl Host {
         component::add_to_linker(&mut component_linker)?;
         let mut core_linker = wasmtime::Linker::new(&engine);
         core_abi::add_to_linker(&mut core_linker)?;
+        let alarms = Arc::new(Alarms::default());
         Ok(Host {
-            _ticker: start_ticker(engine.clone())?,
+            _ticker: start_ticker(engine.clone(), alarms.clone())?,
+            alarms,
             engine,
             options,
             component_linker,
@@ -259,7 +328,8 @@ impl Host {
     }
 
     /// Runs `process` once over `input` with `args`, in memory: the
-    /// simplest form of [`Host::run_with`].
+    /// simplest form of [`Host::run_with`]. Blocks; see [`Host`] for where
+    /// it can be called, and [`Host::run_async`] for async code.
     pub fn run(
         &self,
         guest: &Guest,
@@ -300,6 +370,49 @@ impl Host {
         limits: &Limits,
         watch: &Watch<'_>,
     ) -> (Result<Produced, RunError>, Stats) {
+        let run = self.run_watched_async(guest, input, output, args, limits, watch);
+        block_on(run).unwrap_or_else(|e| (Err(e), Stats::default()))
+    }
+
+    /// [`Host::run`] for async code: the same run, as a `Send` future that
+    /// any tokio runtime can drive (multi-thread or current-thread).
+    pub async fn run_async(
+        &self,
+        guest: &Guest,
+        input: Vec<u8>,
+        args: &[String],
+        limits: &Limits,
+    ) -> Result<Vec<u8>, RunError> {
+        let run = self.run_with_async(guest, Input::Bytes(input), Output::Memory, args, limits);
+        run.await?
+            .into_bytes()
+            .map_err(|error| RunError::HostIo(host_io("reading the output", error)))
+    }
+
+    /// [`Host::run_with`] for async code.
+    pub async fn run_with_async(
+        &self,
+        guest: &Guest,
+        input: Input,
+        output: Output,
+        args: &[String],
+        limits: &Limits,
+    ) -> Result<Produced, RunError> {
+        let watch = Watch::default();
+        let run = self.run_watched_async(guest, input, output, args, limits, &watch);
+        run.await.0
+    }
+
+    /// [`Host::run_watched`] for async code.
+    pub async fn run_watched_async(
+        &self,
+        guest: &Guest,
+        input: Input,
+        output: Output,
+        args: &[String],
+        limits: &Limits,
+        watch: &Watch<'_>,
+    ) -> (Result<Produced, RunError>, Stats) {
         // One deadline for the guest's own code and the host's work for it.
         let deadline = limits
             .timeout
@@ -314,9 +427,15 @@ impl Host {
         if watch.time_host_calls {
             store.call_hook(time_host_calls);
         }
+        let runtime = match wasi_runtime() {
+            Ok(runtime) => runtime,
+            Err(e) => return (Err(e), Stats::default()),
+        };
         tracing::debug!(?limits, ?args, "running the guest");
         let started = Instant::now();
-        let result = execute(&mut store, guest, input, output, args, limits, deadline);
+        let run = execute(&mut store, guest, input, output, args, limits);
+        let result = within(runtime, &self.alarms, deadline.zip(limits.timeout), run).await;
+        let result = result.unwrap_or_else(|timeout| Err(out_of_time(timeout)));
         let mut stats = std::mem::take(&mut store.data_mut().stats);
         stats.total_time = started.elapsed();
         match &result {
@@ -379,43 +498,27 @@ impl Host {
     }
 }
 
-/// Instantiates the guest and runs `process` in `store`, until `deadline`.
-fn execute(
+/// Instantiates the guest and runs `process` in `store`.
+///
+/// The guest runs as a future, so that the timeout ([`within`]) covers
+/// everything it does: computing (it yields at each tick) and waiting in WASI
+/// (a sleep or a poll is a future too). Dropping the future cancels the guest.
+async fn execute(
     store: &mut Store<RunState>,
     guest: &Guest,
     input: Handle,
     output: Handle,
     args: &[String],
     limits: &Limits,
-    deadline: Option<Instant>,
 ) -> Result<Produced, RunError> {
-    // The guest runs as a future, so that the timeout covers everything it
-    // does: computing (it yields at each tick) and waiting in WASI (a sleep
-    // or a poll is a future too). Dropping the future on timeout cancels
-    // the guest.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RunError::HostIo(host_io("starting the async runtime", e)))?;
-    let outcome = runtime.block_on(async {
-        let run = async {
-            match &guest.kind {
-                GuestKind::Component(pre) => run_component(pre, store, input, output, args).await,
-                GuestKind::Core(pre) => run_core(pre, store, input, output, args).await,
-            }
-        };
-        match deadline.zip(limits.timeout) {
-            Some((at, timeout)) => tokio::time::timeout_at(at.into(), run)
-                .await
-                .map_err(|_| timeout),
-            None => Ok(run.await),
-        }
-    });
+    let outcome = match &guest.kind {
+        GuestKind::Component(pre) => run_component(pre, store, input, output, args).await,
+        GuestKind::Core(pre) => run_core(pre, store, input, output, args).await,
+    };
     match outcome {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(message))) => return Err(RunError::Failed(message)),
-        Ok(Err(trap)) => return Err(blame(trap, Some(store.data()), limits)),
-        Err(timeout) => return Err(out_of_time(timeout)),
+        Ok(Ok(())) => {}
+        Ok(Err(message)) => return Err(RunError::Failed(message)),
+        Err(trap) => return Err(blame(trap, Some(store.data()), limits)),
     }
     let output = store.data_mut().buffers.remove(output);
     Ok(
@@ -565,17 +668,160 @@ fn wasi_context() -> wasmtime_wasi::WasiCtx {
         .build()
 }
 
-/// Advances `engine`'s epoch every [`TICK`] until the returned sender drops.
-/// One ticker serves every store of the engine: each store's deadline counts
-/// ticks from when its run began, so concurrent runs do not disturb each other.
-fn start_ticker(engine: Engine) -> std::io::Result<mpsc::Sender<()>> {
+/// Advances `engine`'s epoch every [`TICK`], and rings `alarms`, until the
+/// returned sender drops. One ticker serves every store of the engine: each
+/// store's deadline counts ticks from when its run began, so concurrent runs
+/// do not disturb each other.
+fn start_ticker(engine: Engine, alarms: Arc<Alarms>) -> std::io::Result<mpsc::Sender<()>> {
     let (stop, stopped) = mpsc::channel::<()>();
     thread::Builder::new()
         .name("bufbridge-epoch".into())
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                 engine.increment_epoch();
+                alarms.ring(Instant::now());
             }
         })?;
     Ok(stop)
+}
+
+/// `run` to its end, or `Err(timeout)` once the deadline `at` of a time
+/// limit of `timeout` has passed (checked when the run yields, and woken by
+/// the ticker if it is waiting).
+///
+/// No timer of the caller's runtime is involved, so a run keeps its time
+/// limit in any executor; and WASI's own waits (a guest's sleep) are timed by
+/// `runtime`, entered while the run is polled, so they work in a caller's
+/// runtime built without tokio's time driver too. A run that never waits
+/// (one poll, the usual case for short runs) never touches the shared alarm
+/// list.
+async fn within<F: Future>(
+    runtime: &tokio::runtime::Runtime,
+    alarms: &Alarms,
+    deadline: Option<(Instant, Duration)>,
+    run: F,
+) -> Result<F::Output, Duration> {
+    let mut run = std::pin::pin!(run);
+    let mut alarm: Option<Arc<Alarm>> = None;
+    std::future::poll_fn(|cx| {
+        let polled = {
+            let _wasi = runtime.enter();
+            run.as_mut().poll(cx)
+        };
+        if let Poll::Ready(out) = polled {
+            return Poll::Ready(Ok(out));
+        }
+        if let Some((at, timeout)) = deadline {
+            if Instant::now() >= at {
+                return Poll::Ready(Err(timeout));
+            }
+            match &alarm {
+                Some(alarm) => alarm.set_waker(cx.waker()),
+                None => alarm = Some(alarms.add(at, cx.waker().clone())),
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The runs waiting for their time limit, rung by the ticker at each tick.
+#[derive(Default)]
+struct Alarms {
+    waiting: Mutex<Vec<Weak<Alarm>>>,
+}
+
+/// One run's deadline and the waker of the task driving it; dropped with
+/// the run, which takes it off the list.
+struct Alarm {
+    at: Instant,
+    waker: Mutex<Waker>,
+}
+
+impl Alarms {
+    fn add(&self, at: Instant, waker: Waker) -> Arc<Alarm> {
+        let alarm = Arc::new(Alarm {
+            at,
+            waker: Mutex::new(waker),
+        });
+        lock(&self.waiting).push(Arc::downgrade(&alarm));
+        alarm
+    }
+
+    /// Wakes the runs whose deadline is past and forgets them and the
+    /// finished ones.
+    fn ring(&self, now: Instant) {
+        let mut due = Vec::new();
+        lock(&self.waiting).retain(|alarm| match alarm.upgrade() {
+            Some(alarm) if alarm.at <= now => {
+                due.push(alarm);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        // Woken outside the list's lock: a waker may run the executor's code.
+        for alarm in due {
+            lock(&alarm.waker).wake_by_ref();
+        }
+    }
+}
+
+impl Alarm {
+    fn set_waker(&self, waker: &Waker) {
+        let mut current = lock(&self.waker);
+        if !current.will_wake(waker) {
+            *current = waker.clone();
+        }
+    }
+}
+
+/// A lock whose holders never panic while holding it; poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Drives a run to its end from synchronous code (see [`Host`] for where
+/// that is possible).
+fn block_on<F: Future>(run: F) -> Result<F::Output, RunError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let runtime = wasi_runtime()?;
+    match Handle::try_current() {
+        // Blocking the only thread of the caller's runtime would stop every
+        // task it drives until the run ends.
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
+            Err(RunError::HostIo(host_io(
+                "running a guest with the blocking `Host::run`",
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "it cannot block inside a current-thread tokio runtime: \
+                     use `Host::run_async` (`.await` it) instead",
+                ),
+            )))
+        }
+        // Another worker takes over this one's tasks while the run blocks it.
+        Ok(_) => Ok(tokio::task::block_in_place(|| runtime.block_on(run))),
+        Err(_) => Ok(runtime.block_on(run)),
+    }
+}
+
+/// The tokio runtime behind WASI's timers in every run, and the executor of
+/// blocking runs: one for the process, built on first use. Runs are polled
+/// on their callers' threads, any number at once; its one worker only fires
+/// the timers of guests waiting in WASI. (A runtime built per run cost more
+/// than the rest of a short run.)
+fn wasi_runtime() -> Result<&'static tokio::runtime::Runtime, RunError> {
+    static RUNTIME: LazyLock<std::io::Result<tokio::runtime::Runtime>> = LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("bufbridge-wasi")
+            .enable_all()
+            .build()
+    });
+    RUNTIME.as_ref().map_err(|e| {
+        let error = std::io::Error::new(e.kind(), e.to_string());
+        RunError::HostIo(host_io("starting the async runtime", error))
+    })
 }
