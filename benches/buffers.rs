@@ -428,74 +428,6 @@ fn start_table(dir: &Path) {
     println!();
 }
 
-/// CPU time of the calling thread so far.
-fn thread_cpu() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec to write to.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(ok, 0, "clock_gettime");
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// The guest SDK's adapters against the raw chunk loop they wrap: the
-/// input copied to the output through the guest, both in memory, with
-/// `std::io::copy` over `Input`/`Output` and with `read`/`append` of 64 KiB.
-fn sdk_table(g: &Guests) {
-    let len = if quick() { 4 * MIB } else { 16 * MIB };
-    let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
-    let copy = |op: &str, input| {
-        let args = [op.to_string()];
-        let out = g
-            .host
-            .run_with(&g.component, input, Output::Memory, &args, &limits());
-        out.unwrap().into_bytes().unwrap()
-    };
-    let ops = ["raw-copy", "io-copy"];
-    for op in ops {
-        assert!(
-            copy(op, Input::Bytes(bytes.clone())) == bytes,
-            "{op} copies"
-        );
-    }
-    // Alternated, so a slow moment of the machine hits both; the best of
-    // many, as the machine is shared. Besides wall time, the CPU time of
-    // this thread (where the guest runs): it leaves out the time the
-    // machine's other work took the core away.
-    let mut times = [Duration::MAX; 2];
-    let mut cpu = [Duration::MAX; 2];
-    for _ in 0..41 {
-        for (i, op) in ops.into_iter().enumerate() {
-            let input = Input::Bytes(bytes.clone());
-            let (start, start_cpu) = (Instant::now(), thread_cpu());
-            drop(copy(op, input));
-            times[i] = times[i].min(start.elapsed());
-            cpu[i] = cpu[i].min(thread_cpu().saturating_sub(start_cpu));
-        }
-    }
-    println!(
-        "## 6. The guest SDK: a {} MiB input copied to the output through the guest\n",
-        len / MIB
-    );
-    println!("| way | wall time | throughput | / raw loop | CPU time | / raw loop |");
-    println!("|---|---|---|---|---|---|");
-    for (i, name) in [
-        "raw chunk loop (`read` 64 KiB, `append`)",
-        "`std::io::copy(input, output)` over the SDK's adapters",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        println!(
-            "| {name} | {:.1} ms | {} | {:.2}x | {:.1} ms | {:.2}x |",
-            secs(times[i]) * 1e3,
-            gbps(len as f64 / secs(times[i])),
-            secs(times[i]) / secs(times[0]),
-            secs(cpu[i]) * 1e3,
-            secs(cpu[i]) / secs(cpu[0])
-
 /// What one configuration of the "runs" section measured.
 struct Runs {
     per_sec: f64,
@@ -676,6 +608,78 @@ fn runs_table() {
             &limits,
             &args,
             per_thread,
+        );
+    }
+    println!();
+}
+
+/// CPU time of the calling thread so far.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec to write to.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(ok, 0, "clock_gettime");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// The guest SDK's adapters against the raw chunk loop they wrap: the
+/// input copied to the output through the guest, both in memory, with
+/// `std::io::copy` over `Input`/`Output` and with `read`/`append` of 64 KiB.
+fn sdk_table(g: &Guests) {
+    let len = if quick() { 4 * MIB } else { 16 * MIB };
+    let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+    let copy = |op: &str, input| {
+        let args = [op.to_string()];
+        let out = g
+            .host
+            .run_with(&g.component, input, Output::Memory, &args, &limits());
+        out.unwrap().into_bytes().unwrap()
+    };
+    let ops = ["raw-copy", "io-copy"];
+    for op in ops {
+        assert!(
+            copy(op, Input::Bytes(bytes.clone())) == bytes,
+            "{op} copies"
+        );
+    }
+    // Alternated, so a slow moment of the machine hits both; the best of
+    // many, as the machine is shared. Besides wall time, the CPU time of
+    // this thread (where the guest runs): it leaves out the time the
+    // machine's other work took the core away.
+    let mut times = [Duration::MAX; 2];
+    let mut cpu = [Duration::MAX; 2];
+    for _ in 0..41 {
+        for (i, op) in ops.into_iter().enumerate() {
+            let input = Input::Bytes(bytes.clone());
+            let (start, start_cpu) = (Instant::now(), thread_cpu());
+            drop(copy(op, input));
+            times[i] = times[i].min(start.elapsed());
+            cpu[i] = cpu[i].min(thread_cpu().saturating_sub(start_cpu));
+        }
+    }
+    println!(
+        "## 6. The guest SDK: a {} MiB input copied to the output through the guest\n",
+        len / MIB
+    );
+    println!("| way | wall time | throughput | / raw loop | CPU time | / raw loop |");
+    println!("|---|---|---|---|---|---|");
+    for (i, name) in [
+        "raw chunk loop (`read` 64 KiB, `append`)",
+        "`std::io::copy(input, output)` over the SDK's adapters",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        println!(
+            "| {name} | {:.1} ms | {} | {:.2}x | {:.1} ms | {:.2}x |",
+            secs(times[i]) * 1e3,
+            gbps(len as f64 / secs(times[i])),
+            secs(times[i]) / secs(times[0]),
+            secs(cpu[i]) * 1e3,
+            secs(cpu[i]) / secs(cpu[0])
         );
     }
     println!();
