@@ -14,173 +14,29 @@
 //! - the host's linker against the WIT `inspect` uses: the linker is built
 //!   by code (`add_to_linker` calls), which can add or leave out interfaces;
 //! - `wit/CORE_ABI.md`, which is prose, against the core linker.
+//!
+//! The checks that need the host's parsed WIT (its linker against that WIT,
+//! the default guest's coverage) are in the crate, `host/src/wit_drift.rs`:
+//! no wit-parser type is in the library's public API.
 
 mod common;
 
-use std::collections::BTreeSet;
-
-use bufbridge::DEFAULT_GUEST;
-use bufbridge::inspect::{CORE_EXPORTS, CORE_IMPORTS, CORE_MODULE, Compare, host_wit, inspect};
-use bufbridge::{LoadError, inspect::Problem};
+use bufbridge::core_abi::{EXPORTS as CORE_EXPORTS, IMPORTS, MODULE as CORE_MODULE};
+use bufbridge::inspect::Problem;
 use common::*;
-use wit_component::{ComponentEncoder, StringEncoding};
-use wit_parser::decoding::{DecodedWasm, decode};
-use wit_parser::{
-    InterfaceId, ManglingAndAbi, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
-};
 
-/// A component of `world` whose functions do nothing: made from the WIT
-/// alone, it imports every function of the world.
-fn component_of(resolve: &Resolve, world: WorldId) -> Vec<u8> {
-    let mut module = wit_component::dummy_module(resolve, world, ManglingAndAbi::Standard32);
-    wit_component::embed_component_metadata(&mut module, resolve, world, StringEncoding::UTF8)
-        .expect("embed the world");
-    ComponentEncoder::default()
-        .module(&module)
-        .and_then(|encoder| encoder.validate(true).encode())
-        .expect("encode a component of the world")
-}
-
-/// The problems `Host::load` finds in `wasm`; none if it loads.
+/// The problems `Host::load` finds in `wasm` (as `inspect` lists them);
+/// none if it loads.
 fn load_problems(wasm: &[u8]) -> Vec<Problem> {
-    match host().load(wasm) {
-        Ok(_) => Vec::new(),
-        Err(
-            LoadError::IncompatibleComponent(problems) | LoadError::IncompatibleModule(problems),
-        ) => problems,
-        Err(e) => panic!("not valid WebAssembly: {e}"),
-    }
+    host().inspect(wasm).expect("valid WebAssembly").problems
 }
 
-/// `wit/` as it is in the repository now.
-fn repo_wit() -> (Resolve, WorldId) {
-    let mut resolve = Resolve::new();
-    let (package, _) = resolve.push_dir(repo().join("wit")).expect("wit/ parses");
-    let world = resolve
-        .select_world(&[package], Some("processor"))
-        .expect("wit/ has the processor world");
-    (resolve, world)
-}
-
-fn decoded_default_guest() -> (Resolve, WorldId) {
-    match decode(DEFAULT_GUEST).expect("the default guest decodes") {
-        DecodedWasm::Component(resolve, world) => (resolve, world),
-        DecodedWasm::WitPackage(..) => panic!("the default guest is a WIT package"),
-    }
-}
-
-/// The interfaces `world` imports, by name (`bufbridge:buffers/buffers@0.1.0`).
-fn imported_interfaces(resolve: &Resolve, world: WorldId) -> Vec<(String, InterfaceId)> {
-    resolve.worlds[world]
-        .imports
+/// The core ABI's table, as (name, type) pairs.
+fn core_imports() -> Vec<(&'static str, &'static str)> {
+    IMPORTS
         .iter()
-        .filter_map(|(key, item)| match (key, item) {
-            (WorldKey::Interface(_), WorldItem::Interface { id, .. }) => {
-                Some((resolve.id_of(*id).unwrap(), *id))
-            }
-            _ => None,
-        })
+        .map(|import| (import.name, import.ty))
         .collect()
-}
-
-/// The names of the functions and resources of interface `id`.
-fn items(resolve: &Resolve, id: InterfaceId) -> BTreeSet<String> {
-    let interface = &resolve.interfaces[id];
-    let resources = interface
-        .types
-        .iter()
-        .filter(|(_, ty)| matches!(resolve.types[**ty].kind, TypeDefKind::Resource))
-        .map(|(name, _)| format!("resource {name}"));
-    interface
-        .functions
-        .keys()
-        .cloned()
-        .chain(resources)
-        .collect()
-}
-
-/// wit/ ≡ the default guest: it imports every interface, function and
-/// resource of the `processor` world, each with the world's type, nothing
-/// else of `bufbridge:`, and exports `process` with the world's type.
-#[test]
-fn the_default_guest_imports_the_processor_world_exactly() {
-    let (wit, processor) = repo_wit();
-    let (guest, guest_world) = decoded_default_guest();
-    let compare = Compare {
-        host: &wit,
-        host_world: processor,
-        guest: &guest,
-    };
-    let guest_imports = imported_interfaces(&guest, guest_world);
-    let world_imports = imported_interfaces(&wit, processor);
-
-    for (name, id) in &world_imports {
-        let Some((_, guest_id)) = guest_imports.iter().find(|(n, _)| n == name) else {
-            panic!(
-                "the default guest does not import `{name}` of the processor world: \
-                 make guest/ call it (its selftest checks every function)"
-            );
-        };
-        let (want, have) = (items(&wit, *id), items(&guest, *guest_id));
-        let missing: Vec<_> = want.difference(&have).collect();
-        assert!(
-            missing.is_empty(),
-            "the default guest does not import {missing:?} of `{name}`: \
-             make guest/ call them (its selftest checks every function)"
-        );
-        let problems = compare.import(*guest_id);
-        assert!(
-            problems.is_empty(),
-            "the default guest imports `{name}` with other types than wit/ has:\n{problems:#?}"
-        );
-    }
-    for (name, _) in &guest_imports {
-        if name.starts_with("bufbridge:") {
-            assert!(
-                world_imports.iter().any(|(n, _)| n == name),
-                "the default guest imports `{name}`, which the processor world in wit/ does not"
-            );
-        }
-    }
-    let problems = compare.exports(guest_world);
-    assert!(
-        problems.is_empty(),
-        "the default guest's exports differ from the processor world in wit/:\n{problems:#?}"
-    );
-}
-
-/// wit/ ≡ the WIT `inspect` compares with, which build.rs embeds.
-#[test]
-fn inspect_judges_by_the_wit_in_the_repository() {
-    let (wit, processor) = repo_wit();
-    let embedded = host_wit();
-    // The package of the processor world, printed as WIT.
-    let print = |resolve: &Resolve, world: WorldId| {
-        let mut printer = wit_component::WitPrinter::default();
-        let package = resolve.worlds[world].package.unwrap();
-        printer.print(resolve, package, &[]).expect("print WIT");
-        printer.output.to_string()
-    };
-    assert_eq!(
-        print(&embedded.resolve, embedded.processor),
-        print(&wit, processor)
-    );
-}
-
-/// The WIT `inspect` uses ≡ the linker, one way: everything that WIT says
-/// the host provides (WASI p2's `wasi:cli/imports` and the processor
-/// world), the linker has with that type.
-#[test]
-fn the_host_links_everything_its_wit_declares() {
-    let wit = host_wit();
-    let everything = component_of(&wit.resolve, wit.world);
-    let problems = load_problems(&everything);
-    assert!(
-        problems.is_empty(),
-        "the host does not link what its WIT declares:\n{problems:#?}"
-    );
-    let report = inspect(host(), &everything).unwrap();
-    assert!(report.fits(), "{report}");
 }
 
 /// `host/wasi-wit/` ≡ the WIT of the wasmtime-wasi the host links, file
@@ -247,147 +103,6 @@ fn the_vendored_wasi_wit_is_wasmtime_wasis_own() {
     }
 }
 
-/// The name of a function as `inspect` gives it: `buffer.len`, `sha256`.
-fn display_name(name: &str) -> String {
-    name.strip_prefix("[method]")
-        .or_else(|| name.strip_prefix("[static]"))
-        .map(str::to_string)
-        .or_else(|| {
-            name.strip_prefix("[constructor]")
-                .map(|r| format!("{r}.constructor"))
-        })
-        .unwrap_or_else(|| name.to_string())
-}
-
-/// The linker ≡ the WIT `inspect` uses, the other way: alter any one
-/// function of the processor world and the linker refuses the component,
-/// and `inspect` names exactly that function. So the host has each one with
-/// exactly the WIT's type, and the comparison sees what the linker sees.
-#[test]
-fn the_host_checks_every_function_of_the_processor_world() {
-    let wit = host_wit();
-    let world = wit.processor;
-    assert_eq!(
-        load_problems(&component_of(&wit.resolve, world)),
-        vec![],
-        "the processor world as it is loads"
-    );
-    let mut cases = Vec::new();
-    for (name, id) in imported_interfaces(&wit.resolve, world) {
-        for function in wit.resolve.interfaces[id].functions.keys() {
-            let mut resolve = wit.resolve.clone();
-            let f = resolve.interfaces[id].functions.get_mut(function).unwrap();
-            f.result = Some(Type::Bool);
-            cases.push((
-                format!("import {name}, {}", display_name(function)),
-                resolve,
-            ));
-        }
-    }
-    let mut resolve = wit.resolve.clone();
-    let process = resolve.worlds[world]
-        .exports
-        .get_mut(&WorldKey::Name("process".into()))
-        .expect("the world exports process");
-    let WorldItem::Function(process) = process else {
-        panic!("process is a function");
-    };
-    process.result = Some(Type::Bool);
-    cases.push(("export process".to_string(), resolve));
-    assert!(
-        cases.len() >= 10,
-        "every function of the world: {}",
-        cases.len()
-    );
-
-    for (item, resolve) in cases {
-        let problems = load_problems(&component_of(&resolve, world));
-        assert_eq!(problems.len(), 1, "{item}: {problems:#?}");
-        assert_eq!(problems[0].item, item);
-        assert!(problems[0].found.ends_with("-> bool`"), "{:?}", problems[0]);
-    }
-}
-
-/// A type altered where a function uses it, same names everywhere: the
-/// explanation spells out the types so the difference shows.
-#[test]
-fn a_type_that_differs_under_the_same_name_is_spelled_out() {
-    let wit = host_wit();
-    let mut resolve = wit.resolve.clone();
-    let error = resolve
-        .types
-        .iter()
-        .find(|(_, ty)| ty.name.as_deref() == Some("buffer-error"))
-        .map(|(id, _)| id)
-        .expect("wit/ defines buffer-error");
-    let TypeDefKind::Variant(variant) = &mut resolve.types[error].kind else {
-        panic!("buffer-error is a variant");
-    };
-    let case = variant
-        .cases
-        .iter_mut()
-        .find(|c| c.name == "read-only")
-        .expect("buffer-error has read-only");
-    case.name = "readonly".into();
-
-    let problems = load_problems(&component_of(&resolve, wit.processor));
-    let items: BTreeSet<String> = problems.iter().map(|p| p.item.clone()).collect();
-    // Every function whose type uses buffer-error, and only those.
-    let want: BTreeSet<String> = imported_interfaces(&resolve, wit.processor)
-        .into_iter()
-        .flat_map(|(name, id)| {
-            let resolve = &resolve;
-            resolve.interfaces[id]
-                .functions
-                .values()
-                .filter(move |f| {
-                    let mut types = f.params.iter().map(|p| p.ty).chain(f.result);
-                    types.any(|ty| uses(resolve, ty, error))
-                })
-                .map(move |f| format!("import {name}, {}", display_name(&f.name)))
-        })
-        .collect();
-    for item in [
-        "import bufbridge:buffers/buffers@0.1.0, buffer.read",
-        "import bufbridge:buffers/digest@0.1.0, sha256",
-    ] {
-        assert!(want.contains(item), "{item} uses buffer-error: {want:?}");
-    }
-    assert_eq!(items, want, "{problems:#?}");
-    for p in &problems {
-        assert!(
-            p.expected.contains("buffer-error = variant {") && p.expected.contains(", read-only,"),
-            "{p}"
-        );
-        assert!(p.found.contains(", readonly,"), "{p}");
-    }
-}
-
-/// Whether `ty` is or contains the type `target` (through aliases, lists,
-/// results, ...).
-fn uses(resolve: &Resolve, ty: Type, target: wit_parser::TypeId) -> bool {
-    let Type::Id(id) = ty else {
-        return false;
-    };
-    if id == target {
-        return true;
-    }
-    let opt = |ty: &Option<Type>| ty.is_some_and(|ty| uses(resolve, ty, target));
-    match &resolve.types[id].kind {
-        TypeDefKind::Type(ty)
-        | TypeDefKind::List(ty)
-        | TypeDefKind::Option(ty)
-        | TypeDefKind::FixedLengthList(ty, _) => uses(resolve, *ty, target),
-        TypeDefKind::Result(r) => opt(&r.ok) || opt(&r.err),
-        TypeDefKind::Tuple(t) => t.types.iter().any(|ty| uses(resolve, *ty, target)),
-        TypeDefKind::Record(r) => r.fields.iter().any(|f| uses(resolve, f.ty, target)),
-        TypeDefKind::Variant(v) => v.cases.iter().any(|c| opt(&c.ty)),
-        TypeDefKind::Map(k, v) => uses(resolve, *k, target) || uses(resolve, *v, target),
-        TypeDefKind::Future(ty) | TypeDefKind::Stream(ty) => opt(ty),
-        _ => false,
-    }
-}
-
 /// `(h: i32, offset: i64) -> i64` → `func(i32, i64) -> i64`.
 fn signature(doc: &str) -> String {
     let doc = doc.trim().trim_matches('`');
@@ -450,9 +165,9 @@ fn core_module(imports: &[(&str, String)]) -> String {
     wat
 }
 
-/// wit/CORE_ABI.md ≡ `inspect`'s tables ≡ the core linker: the document's
-/// imports and exports are the tables', and the linker has each import
-/// with exactly that signature.
+/// wit/CORE_ABI.md ≡ the host's table of the core ABI ≡ the core linker:
+/// the document's imports and exports are the table's, and the linker has
+/// each import with exactly that signature.
 #[test]
 fn the_core_abi_document_is_what_the_host_links() {
     let tables = doc_tables();
@@ -468,11 +183,14 @@ fn the_core_abi_document_is_what_the_host_links() {
         .iter()
         .map(|(name, sig)| (name.clone(), signature(sig)))
         .collect();
-    let ours: Vec<(String, String)> = CORE_IMPORTS
+    let ours: Vec<(String, String)> = core_imports()
         .iter()
         .map(|(name, sig)| (name.to_string(), sig.to_string()))
         .collect();
-    assert_eq!(documented, ours, "CORE_ABI.md's imports vs inspect's");
+    assert_eq!(
+        documented, ours,
+        "CORE_ABI.md's imports vs the host's table"
+    );
     let (_, exports) = table("Exports");
     let documented: Vec<(String, String)> = exports
         .iter()
@@ -485,9 +203,12 @@ fn the_core_abi_document_is_what_the_host_links() {
         .iter()
         .map(|(name, ty)| (name.to_string(), ty.to_string()))
         .collect();
-    assert_eq!(documented, ours, "CORE_ABI.md's exports vs inspect's");
+    assert_eq!(
+        documented, ours,
+        "CORE_ABI.md's exports vs the host's table"
+    );
 
-    let all: Vec<(&str, String)> = CORE_IMPORTS
+    let all: Vec<(&str, String)> = core_imports()
         .iter()
         .map(|(name, sig)| (*name, sig.to_string()))
         .collect();
@@ -496,7 +217,7 @@ fn the_core_abi_document_is_what_the_host_links() {
         problems.is_empty(),
         "the core linker refuses the documented imports:\n{problems:#?}"
     );
-    for (name, sig) in CORE_IMPORTS {
+    for (name, sig) in core_imports() {
         let altered = sig.replacen("func(", "func(f32, ", 1).replace(", )", ")");
         let problems = load_problems(core_module(&[(name, altered.clone())]).as_bytes());
         assert_eq!(problems.len(), 1, "{name}: {problems:#?}");

@@ -285,7 +285,7 @@ fn inspect_help_gives_the_exit_codes() {
 /// same problems.
 #[test]
 fn the_library_reports_what_load_refuses() {
-    let report = bufbridge::inspect::inspect(host(), MISMATCHED.as_bytes()).unwrap();
+    let report = host().inspect(MISMATCHED.as_bytes()).unwrap();
     assert!(!report.fits());
     assert_eq!(report.problems.len(), 3);
     let Err(bufbridge::LoadError::IncompatibleComponent(problems)) =
@@ -295,6 +295,6 @@ fn the_library_reports_what_load_refuses() {
     };
     assert_eq!(problems, report.problems);
 
-    let report = bufbridge::inspect::inspect(host(), DEFAULT_GUEST).unwrap();
+    let report = host().inspect(DEFAULT_GUEST).unwrap();
     assert!(report.fits(), "{report}");
 }

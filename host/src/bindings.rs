@@ -11,6 +11,12 @@ wasmtime::component::bindgen!({
     },
     // Any import may trap: that is how a forged or dropped handle ends the run.
     imports: { default: trappable },
+    // The functions that answer `buffer-error` return a `Failure` instead,
+    // so `?` works in them; `convert_buffer_error` makes it the WIT error or
+    // a trap.
+    trappable_error_type: {
+        "bufbridge:buffers/buffers.buffer-error" => crate::buffers::Failure,
+    },
     // `process` runs as a future, so a timeout can cancel it wherever it is.
     exports: { default: async },
 });

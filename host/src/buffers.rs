@@ -145,8 +145,47 @@ impl PartialEq for Stop {
     }
 }
 
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Fault(fault) => fault.fmt(f),
+            Stop::Io(io) => io.fmt(f),
+        }
+    }
+}
+
+/// A stop is the one error a host call traps with: the run takes it back
+/// out of the trap by its type (`run::blame`).
+impl std::error::Error for Stop {}
+
 /// The outcome of an operation: a stop, or the rules' verdict.
 pub type Outcome<T> = Result<Result<T, BufferError>, Stop>;
+
+/// An [`Outcome`] that is not `ok`, flattened so that `outcome??` works in a
+/// host function: a refusal the guest is told about, or a stop that traps.
+#[derive(Debug)]
+pub enum Failure {
+    Refused(BufferError),
+    Stopped(Stop),
+}
+
+impl From<BufferError> for Failure {
+    fn from(e: BufferError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+impl From<Stop> for Failure {
+    fn from(stop: Stop) -> Self {
+        Failure::Stopped(stop)
+    }
+}
+
+impl From<Fault> for Failure {
+    fn from(fault: Fault) -> Self {
+        Failure::Stopped(Stop::Fault(fault))
+    }
+}
 
 /// The name of a buffer of `kind`, for messages.
 fn name(kind: Kind) -> &'static str {

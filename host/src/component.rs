@@ -3,9 +3,10 @@
 //!
 //! This is the component-model form of a split context: wasmtime-wasi gets
 //! `WasiCtxView { ctx, table }` out of the same `RunState`, and these host
-//! functions get `BuffersView { buffers }`; neither can touch the other's
-//! fields. Everything here only translates between WIT values and
-//! [`Buffers`], which applies the rules.
+//! functions get [`BuffersView`]; neither can touch the other's fields.
+//! Everything here only translates between WIT values and the view's
+//! answers: a refusal becomes the WIT `buffer-error` (bindgen's
+//! `trappable_error_type`, so `?` works), a stop traps.
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{HasData, Linker, Resource, WasmList};
@@ -13,21 +14,15 @@ use wasmtime::component::{HasData, Linker, Resource, WasmList};
 use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
 use crate::bindings::bufbridge::buffers::digest;
-use crate::buffers::{Buffers, Handle, Outcome, Stop};
+use crate::buffers::{Buffers, Failure, Handle};
 use crate::rules;
-use crate::state::{RunState, trap};
-use crate::stats::{Import, Stats};
+use crate::state::RunState;
+use crate::view::BuffersView;
+use crate::wit::interface_name;
 
 /// The Rust side of the WIT `buffer` resource: a marker, since the rep of a
 /// `Resource<BufferResource>` is the buffer's [`Handle`] in [`Buffers`].
 pub struct BufferResource;
-
-/// What the buffer host functions may borrow of a [`RunState`]: the buffer
-/// table and the run's counters, nothing else.
-pub struct BuffersView<'a> {
-    pub buffers: &'a mut Buffers,
-    pub stats: &'a mut Stats,
-}
 
 /// The [`HasData`] projection from the store's data to [`BuffersView`].
 struct BuffersProjection;
@@ -46,62 +41,83 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     add_fast_paths(linker)
 }
 
+/// The functions [`add_fast_paths`] shadows, as the WIT names them.
+pub(crate) const WRITE: &str = "[method]buffer.write";
+pub(crate) const APPEND: &str = "[method]buffer.append";
+
 /// `write` and `append`, hand-written over the bindings' own.
 ///
 /// The generated traits receive the guest's bytes as an owned `Vec<u8>`: a
 /// copy out of guest memory, then another into the buffer. `WasmList<u8>`
-/// is a view of guest memory instead, so the bytes are copied once. The
-/// rules are still [`Buffers`]'s, and the conformance suite runs through
-/// these functions like any other.
+/// is a view of guest memory instead, so the bytes are copied once. Both
+/// forms call the same [`BuffersView`] method, and the conformance suite
+/// runs through these functions like any other.
 fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     type Written = wasmtime::Result<(Result<(), BufferError>,)>;
+    let interface = interface_name("buffers").ok_or_else(|| {
+        wasmtime::format_err!("the WIT of the bindings has no `buffers` interface")
+    })?;
+    let mut buffers = linker.instance(&interface)?;
+    // A shadow that misses (a function renamed in the WIT) would add a new
+    // function beside the real one and leave the copy in place: so each
+    // name must be defined already, which a definition without shadowing
+    // finds out.
+    for name in [WRITE, APPEND] {
+        if buffers.func_wrap(name, |_, (): ()| Ok(())).is_ok() {
+            wasmtime::bail!("the fast path `{name}` shadows nothing the bindings define");
+        }
+    }
     linker.allow_shadowing(true);
-    let mut buffers = linker.instance("bufbridge:buffers/buffers@0.1.0")?;
+    let mut buffers = linker.instance(&interface)?;
     buffers.func_wrap(
-        "[method]buffer.write",
+        WRITE,
         |mut store,
          (this, offset, data): (Resource<BufferResource>, u64, WasmList<u8>)|
          -> Written {
-            let outcome = with_guest_bytes(&mut store, &data, |buffers, bytes| {
-                buffers.write(handle(&this), offset, bytes)
+            let written = with_guest_bytes(&mut store, &data, |view, bytes| {
+                view.write(handle(&this), offset, bytes)
             });
-            store
-                .data_mut()
-                .stats
-                .record(Import::Write, moved(&outcome, data.len()), 0, 0);
-            Ok((lift(outcome, Ok)?,))
+            Ok((answer(written)?,))
         },
     )?;
     buffers.func_wrap(
-        "[method]buffer.append",
+        APPEND,
         |mut store, (this, data): (Resource<BufferResource>, WasmList<u8>)| -> Written {
-            let outcome = with_guest_bytes(&mut store, &data, |buffers, bytes| {
-                buffers.append(handle(&this), bytes)
+            let appended = with_guest_bytes(&mut store, &data, |view, bytes| {
+                view.append(handle(&this), bytes)
             });
-            store
-                .data_mut()
-                .stats
-                .record(Import::Append, moved(&outcome, data.len()), 0, 0);
-            Ok((lift(outcome, Ok)?,))
+            Ok((answer(appended)?,))
         },
     )?;
     linker.allow_shadowing(false);
     Ok(())
 }
 
-/// Calls `f` with the run's buffers and the bytes of `list`, in guest memory.
+/// Calls `f` with a view of the run's buffers and the bytes of `list`, in
+/// guest memory.
 ///
-/// Both live in the store, which lends out one or the other. The buffer table
-/// is moved out for the call (a few words, nothing allocated) so that both
-/// can be borrowed at once, with no `unsafe`; it goes back whatever `f` says.
+/// Both live in the store, which lends out one or the other. The buffer
+/// table and the counters are moved out for the call (a few hundred bytes,
+/// nothing allocated) so that both can be borrowed at once, with no
+/// `unsafe`; they go back whatever `f` says.
 fn with_guest_bytes<R>(
     store: &mut StoreContextMut<'_, RunState>,
     list: &WasmList<u8>,
-    f: impl FnOnce(&mut Buffers, &[u8]) -> R,
+    f: impl FnOnce(&mut BuffersView<'_>, &[u8]) -> R,
 ) -> R {
-    let mut buffers = std::mem::replace(&mut store.data_mut().buffers, Buffers::new(0, 0, 0));
-    let result = f(&mut buffers, list.as_le_slice(&*store));
-    store.data_mut().buffers = buffers;
+    #[cfg(test)]
+    tests::FAST_PATH_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let state = store.data_mut();
+    let mut buffers = std::mem::replace(&mut state.buffers, Buffers::new(0, 0, 0));
+    let mut stats = std::mem::take(&mut state.stats);
+    let mut view = BuffersView {
+        buffers: &mut buffers,
+        stats: &mut stats,
+    };
+    let result = f(&mut view, list.as_le_slice(&*store));
+    let state = store.data_mut();
+    state.buffers = buffers;
+    state.stats = stats;
     result
 }
 
@@ -112,6 +128,19 @@ pub(crate) fn resource(h: Handle) -> Resource<BufferResource> {
 
 fn handle(resource: &Resource<BufferResource>) -> Handle {
     Handle::from_raw(resource.rep())
+}
+
+/// A refusal by the rules is the guest's WIT error; a stop traps. The one
+/// translation of a [`Failure`], for the bindings and the fast paths alike.
+fn convert(failure: Failure) -> wasmtime::Result<BufferError> {
+    match failure {
+        Failure::Refused(e) => Ok(e.into()),
+        Failure::Stopped(stop) => Err(stop.into()),
+    }
+}
+
+fn answer<T>(result: Result<T, Failure>) -> wasmtime::Result<Result<T, BufferError>> {
+    result.map_or_else(|failure| convert(failure).map(Err), |value| Ok(Ok(value)))
 }
 
 impl From<rules::BufferError> for BufferError {
@@ -125,39 +154,25 @@ impl From<rules::BufferError> for BufferError {
     }
 }
 
-/// A stop traps the guest; a refusal by the rules is its WIT error.
-fn lift<T, U>(
-    outcome: Outcome<T>,
-    map: impl FnOnce(T) -> Result<U, Stop>,
-) -> wasmtime::Result<Result<U, BufferError>> {
-    match outcome {
-        Ok(Ok(value)) => map(value).map(Ok).map_err(trap),
-        Ok(Err(e)) => Ok(Err(e.into())),
-        Err(stop) => Err(trap(stop)),
+impl wit::Host for BuffersView<'_> {
+    fn convert_buffer_error(&mut self, failure: Failure) -> wasmtime::Result<BufferError> {
+        convert(failure)
     }
 }
 
-impl wit::Host for BuffersView<'_> {}
-
+// The inherent methods of `BuffersView` (which count and flatten) have the
+// trait methods' names: `self.read(..)` below calls the inherent one.
 impl wit::HostBuffer for BuffersView<'_> {
-    fn create(
-        &mut self,
-        limit: u64,
-    ) -> wasmtime::Result<Result<Resource<BufferResource>, BufferError>> {
-        self.stats.record(Import::Create, 0, 0, 0);
-        lift(self.buffers.create(limit), |h| {
-            Ok(Resource::new_own(h.to_raw()))
-        })
+    fn create(&mut self, limit: u64) -> Result<Resource<BufferResource>, Failure> {
+        Ok(Resource::new_own(self.create(limit)?.to_raw()))
     }
 
     fn len(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<u64> {
-        self.stats.record(Import::Len, 0, 0, 0);
-        self.buffers.len(handle(&this)).map_err(trap)
+        Ok(self.len(handle(&this))?)
     }
 
     fn limit(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<u64> {
-        self.stats.record(Import::Limit, 0, 0, 0);
-        self.buffers.limit(handle(&this)).map_err(trap)
+        Ok(self.limit(handle(&this))?)
     }
 
     fn read(
@@ -165,15 +180,9 @@ impl wit::HostBuffer for BuffersView<'_> {
         this: Resource<BufferResource>,
         offset: u64,
         len: u32,
-    ) -> wasmtime::Result<Result<Vec<u8>, BufferError>> {
+    ) -> Result<Vec<u8>, Failure> {
         // The generated bindings take an owned Vec: this is the one copy.
-        let bytes = lift(
-            self.buffers.read(handle(&this), offset, len.into()),
-            |read| read.to_vec(),
-        )?;
-        let out = bytes.as_ref().map_or(0, |b| b.len() as u64);
-        self.stats.record(Import::Read, 0, out, 0);
-        Ok(bytes)
+        self.read(handle(&this), offset, len.into(), |read| read.to_vec())
     }
 
     fn write(
@@ -181,33 +190,18 @@ impl wit::HostBuffer for BuffersView<'_> {
         this: Resource<BufferResource>,
         offset: u64,
         data: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), BufferError>> {
-        // Shadowed by the fast path in `add_fast_paths`; kept for the trait.
-        let outcome = self.buffers.write(handle(&this), offset, &data);
-        self.stats
-            .record(Import::Write, moved(&outcome, data.len()), 0, 0);
-        lift(outcome, Ok)
+    ) -> Result<(), Failure> {
+        // Shadowed by the fast path in `add_fast_paths`, which calls the same.
+        self.write(handle(&this), offset, &data)
     }
 
-    fn append(
-        &mut self,
-        this: Resource<BufferResource>,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), BufferError>> {
-        // Shadowed by the fast path in `add_fast_paths`; kept for the trait.
-        let outcome = self.buffers.append(handle(&this), &data);
-        self.stats
-            .record(Import::Append, moved(&outcome, data.len()), 0, 0);
-        lift(outcome, Ok)
+    fn append(&mut self, this: Resource<BufferResource>, data: Vec<u8>) -> Result<(), Failure> {
+        // Shadowed by the fast path in `add_fast_paths`, which calls the same.
+        self.append(handle(&this), &data)
     }
 
-    fn truncate(
-        &mut self,
-        this: Resource<BufferResource>,
-        len: u64,
-    ) -> wasmtime::Result<Result<(), BufferError>> {
-        self.stats.record(Import::Truncate, 0, 0, 0);
-        lift(self.buffers.truncate(handle(&this), len), Ok)
+    fn truncate(&mut self, this: Resource<BufferResource>, len: u64) -> Result<(), Failure> {
+        self.truncate(handle(&this), len)
     }
 
     fn copy_from(
@@ -217,21 +211,12 @@ impl wit::HostBuffer for BuffersView<'_> {
         src_offset: u64,
         offset: u64,
         len: u64,
-    ) -> wasmtime::Result<Result<u64, BufferError>> {
-        let outcome = self
-            .buffers
-            .copy(handle(&this), handle(&src), src_offset, offset, len);
-        let copied = match outcome {
-            Ok(Ok(count)) => count,
-            _ => 0,
-        };
-        self.stats.record(Import::CopyFrom, 0, 0, copied);
-        lift(outcome, Ok)
+    ) -> Result<u64, Failure> {
+        self.copy(handle(&this), handle(&src), src_offset, offset, len)
     }
 
     fn drop(&mut self, this: Resource<BufferResource>) -> wasmtime::Result<()> {
-        self.stats.record(Import::Drop, 0, 0, 0);
-        self.buffers.drop_scratch(handle(&this)).map_err(trap)
+        Ok(self.drop_scratch(handle(&this))?)
     }
 }
 
@@ -241,18 +226,33 @@ impl digest::Host for BuffersView<'_> {
         buf: Resource<BufferResource>,
         offset: u64,
         len: u64,
-    ) -> wasmtime::Result<Result<Vec<u8>, BufferError>> {
-        self.stats.record(Import::Sha256, 0, 0, 0);
-        lift(self.buffers.sha256(handle(&buf), offset, len), |hash| {
-            Ok(hash.to_vec())
-        })
+    ) -> Result<Vec<u8>, Failure> {
+        Ok(self.sha256(handle(&buf), offset, len)?.to_vec())
     }
 }
 
-/// The bytes a write moved: all of them, or none if it was refused.
-fn moved(outcome: &Outcome<()>, len: usize) -> u64 {
-    match outcome {
-        Ok(Ok(())) => len as u64,
-        _ => 0,
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use crate::{DEFAULT_GUEST, Host, Limits};
+
+    /// Calls served by the fast paths, in this test process.
+    pub(crate) static FAST_PATH_CALLS: AtomicU64 = AtomicU64::new(0);
+
+    #[test]
+    fn the_fast_paths_serve_write_and_append() {
+        let host = Host::new().unwrap();
+        let guest = host.load(DEFAULT_GUEST).unwrap();
+        let before = FAST_PATH_CALLS.load(Ordering::Relaxed);
+        // `upper` writes its output with `append`.
+        let output = host.run(
+            &guest,
+            b"abc".to_vec(),
+            &["upper".into()],
+            &Limits::default(),
+        );
+        assert_eq!(output.unwrap(), b"ABC");
+        assert!(FAST_PATH_CALLS.load(Ordering::Relaxed) > before);
     }
 }

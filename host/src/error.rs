@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::buffers::HostIo;
-use crate::inspect::{Kind, Problem, Verdict};
+use crate::report::{Kind, Problem, Verdict};
 use crate::units::Size;
 
 /// Why a guest could not be loaded.
@@ -37,7 +37,14 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Invalid(e) => Some(e.as_ref()),
+            LoadError::IncompatibleComponent(_) | LoadError::IncompatibleModule(_) => None,
+        }
+    }
+}
 
 /// A limit of [`crate::Limits`] that a guest ran into, with its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +79,9 @@ pub enum RunError {
     Trapped(wasmtime::Error),
     /// The host could not read the input or write the output.
     HostIo(HostIo),
+    /// The host cannot run what it was asked to, whatever the guest: a fuel
+    /// limit on a host built without fuel. The message says what to change.
+    Misconfigured(String),
 }
 
 impl RunError {
@@ -84,6 +94,7 @@ impl RunError {
             RunError::LimitExceeded(limit, _) => format!("exceeded {limit}"),
             RunError::Trapped(e) => e.root_cause().to_string(),
             RunError::HostIo(io) => io.to_string(),
+            RunError::Misconfigured(message) => message.clone(),
         }
     }
 
@@ -94,6 +105,7 @@ impl RunError {
             RunError::Failed(message) => message.clone(),
             RunError::LimitExceeded(_, e) | RunError::Trapped(e) => format!("{e:?}"),
             RunError::HostIo(io) => format!("{io:?}"),
+            RunError::Misconfigured(message) => message.clone(),
         }
     }
 }
@@ -106,8 +118,17 @@ impl fmt::Display for RunError {
             RunError::LimitExceeded(..) => write!(f, "guest {}", self.summary()),
             RunError::Trapped(_) => write!(f, "guest trapped: {}", self.summary()),
             RunError::HostIo(io) => write!(f, "{io}"),
+            RunError::Misconfigured(message) => write!(f, "host misconfigured: {message}"),
         }
     }
 }
 
-impl std::error::Error for RunError {}
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::LimitExceeded(_, e) | RunError::Trapped(e) => Some(e.as_ref()),
+            RunError::HostIo(io) => Some(io),
+            RunError::Failed(_) | RunError::Misconfigured(_) => None,
+        }
+    }
+}

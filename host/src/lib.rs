@@ -35,12 +35,13 @@ mod bindings;
 mod buffers;
 pub mod cache;
 mod component;
-mod core_abi;
+pub mod core_abi;
 pub mod destination;
 pub mod error;
 pub mod inspect;
 #[cfg(test)]
 mod mutations;
+mod report;
 mod rules;
 pub mod run;
 pub mod scaffold;
@@ -48,6 +49,10 @@ mod state;
 pub mod stats;
 mod storage;
 pub mod units;
+mod view;
+mod wit;
+#[cfg(test)]
+mod wit_drift;
 
 pub use buffers::HostIo;
 pub use cache::Cache;

@@ -258,7 +258,7 @@ fn inspect(args: InspectArgs) -> ExitCode {
                 format!("cannot start the WebAssembly engine: {e:#}"),
             )
         })?;
-        bufbridge::inspect::inspect(&host, &bytes)
+        host.inspect(&bytes)
             .map_err(|e| fail(exit::USAGE, format!("cannot inspect {name}: {e}")))
     })();
     match report {
@@ -459,6 +459,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             RunError::Failed(_) => exit::GUEST_ERROR,
             RunError::LimitExceeded(..) | RunError::Trapped(_) => exit::TRAPPED,
             RunError::HostIo(_) => exit::IO,
+            RunError::Misconfigured(_) => exit::USAGE,
         };
         let mut message = match &e {
             // The guest had what was left of --timeout: name the whole of it.

@@ -31,11 +31,14 @@ use crate::buffers::{Buffers, Fault, Handle, Outcome, Stop};
 use crate::component::BufferResource;
 use crate::rules::BufferError::{LimitExceeded, OutOfBounds, QuotaExceeded, ReadOnly};
 use crate::run::{Host, HostOptions, Limits};
-use crate::state::{RunState, trap};
+use crate::state::RunState;
+use crate::wit::interface_name;
 use crate::{Cache, DEFAULT_GUEST, RunError};
 
-const BUFFERS: &str = "bufbridge:buffers/buffers@0.1.0";
-const DIGEST: &str = "bufbridge:buffers/digest@0.1.0";
+/// The linker's name of interface `name` of `wit/`'s package.
+fn interface(name: &str) -> String {
+    interface_name(name).unwrap_or_else(|| panic!("wit/ has no interface `{name}`"))
+}
 
 type Res = Resource<BufferResource>;
 type Answer<T> = wasmtime::Result<(Result<T, WitError>,)>;
@@ -53,7 +56,7 @@ fn h(resource: &Res) -> Handle {
 }
 
 fn answer<T>(outcome: Outcome<T>) -> Answer<T> {
-    Ok((outcome.map_err(trap)?.map_err(WitError::from),))
+    Ok((outcome?.map_err(WitError::from),))
 }
 
 fn data<'a>(store: &'a mut StoreContextMut<'_, RunState>) -> &'a mut Buffers {
@@ -75,7 +78,7 @@ fn shadow_read(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, u64, u64) -> Outcome<Vec<u8>>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.func_wrap(
+    l.instance(&interface("buffers"))?.func_wrap(
         "[method]buffer.read",
         move |mut s, (this, offset, len): (Res, u64, u32)| {
             answer(f(data(&mut s), h(&this), offset, len.into()))
@@ -87,7 +90,7 @@ fn shadow_write(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, u64, &[u8]) -> Outcome<()>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.func_wrap(
+    l.instance(&interface("buffers"))?.func_wrap(
         "[method]buffer.write",
         move |mut s, (this, offset, bytes): (Res, u64, Vec<u8>)| {
             answer(f(data(&mut s), h(&this), offset, &bytes))
@@ -99,7 +102,7 @@ fn shadow_append(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, &[u8]) -> Outcome<()>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.func_wrap(
+    l.instance(&interface("buffers"))?.func_wrap(
         "[method]buffer.append",
         move |mut s, (this, bytes): (Res, Vec<u8>)| answer(f(data(&mut s), h(&this), &bytes)),
     )
@@ -109,7 +112,7 @@ fn shadow_truncate(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, u64) -> Outcome<()>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.func_wrap(
+    l.instance(&interface("buffers"))?.func_wrap(
         "[method]buffer.truncate",
         move |mut s, (this, len): (Res, u64)| answer(f(data(&mut s), h(&this), len)),
     )
@@ -120,7 +123,7 @@ fn shadow_copy(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, Handle, u64, u64, u64) -> Outcome<u64>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.func_wrap(
+    l.instance(&interface("buffers"))?.func_wrap(
         "[method]buffer.copy-from",
         move |mut s, (this, src, src_offset, offset, len): (Res, Res, u64, u64, u64)| {
             answer(f(data(&mut s), h(&this), h(&src), src_offset, offset, len))
@@ -132,9 +135,9 @@ fn shadow_limit(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle) -> Result<u64, Fault>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?
+    l.instance(&interface("buffers"))?
         .func_wrap("[method]buffer.limit", move |mut s, (this,): (Res,)| {
-            Ok((f(data(&mut s), h(&this)).map_err(trap)?,))
+            Ok((f(data(&mut s), h(&this)).map_err(Stop::from)?,))
         })
 }
 
@@ -142,7 +145,7 @@ fn shadow_create(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, u64) -> Outcome<Handle>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.func_wrap(
+    l.instance(&interface("buffers"))?.func_wrap(
         "[static]buffer.create",
         move |mut s, (limit,): (u64,)| -> Answer<Res> {
             let (created,) = answer(f(data(&mut s), limit))?;
@@ -155,7 +158,7 @@ fn shadow_drop(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle) -> wasmtime::Result<()>,
 ) -> wasmtime::Result<()> {
-    l.instance(BUFFERS)?.resource(
+    l.instance(&interface("buffers"))?.resource(
         "buffer",
         ResourceType::host::<BufferResource>(),
         move |mut s, rep| f(data(&mut s), Handle::from_raw(rep)),
@@ -166,7 +169,7 @@ fn shadow_sha256(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, u64, u64) -> Outcome<[u8; 32]>,
 ) -> wasmtime::Result<()> {
-    l.instance(DIGEST)?.func_wrap(
+    l.instance(&interface("digest"))?.func_wrap(
         "sha256",
         move |mut s, (buf, offset, len): (Res, u64, u64)| -> Answer<Vec<u8>> {
             let (hash,) = answer(f(data(&mut s), h(&buf), offset, len))?;

@@ -8,7 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use std::time::Instant;
 
-use crate::buffers::{Buffers, Stop};
+use crate::buffers::Buffers;
 use crate::stats::Stats;
 
 pub struct RunState {
@@ -113,14 +113,5 @@ impl WasiView for RunState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-/// A stop of the buffer table, as the error that traps the guest; the run
-/// tells a fault of the guest's from the host's I/O by its type.
-pub(crate) fn trap(stop: impl Into<Stop>) -> wasmtime::Error {
-    match stop.into() {
-        Stop::Fault(fault) => wasmtime::Error::new(fault),
-        Stop::Io(io) => wasmtime::Error::new(io),
     }
 }

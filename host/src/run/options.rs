@@ -1,0 +1,129 @@
+//! What a run is given and gives back: its limits, the host's options,
+//! where its input is and its output goes, and what to watch.
+
+use std::fs::File;
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::stats::Progress;
+use crate::storage::Storage;
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+/// The bounds of one run. Every field has a default meant for untrusted
+/// guests; raise them for guests you trust with more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The output buffer's limit: the most bytes a run can produce.
+    pub max_output: u64,
+    /// The most bytes all scratch buffers (`create`) may hold together.
+    pub quota: u64,
+    /// The most buffers alive at once, input and output included.
+    pub max_buffers: usize,
+    /// The most bytes one host call may move (`read`, `write`, `append`,
+    /// `copy-from`): this bounds what one call holds in host memory, and how
+    /// long it blocks when there is no [`Limits::timeout`]. (`digest.sha256`
+    /// moves nothing and holds one chunk: only the timeout bounds it.)
+    pub max_copy: u64,
+    /// The most linear memory the guest may have, all memories together.
+    pub memory: u64,
+    /// Wall-clock time for instantiating and running the guest, the host's
+    /// work for it included (long host calls look at the clock every MiB);
+    /// `None` for no limit.
+    pub timeout: Option<Duration>,
+    /// An instruction budget; needs a host made with [`HostOptions::fuel`].
+    pub fuel: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_output: 4 * GIB,
+            quota: GIB,
+            max_buffers: 4096,
+            max_copy: 256 * MIB,
+            memory: 256 * MIB,
+            timeout: Some(Duration::from_secs(30)),
+            fuel: None,
+        }
+    }
+}
+
+/// How the engine is built; fixed for the life of a [`Host`](super::Host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostOptions {
+    /// Count instructions so [`Limits::fuel`] can be enforced. It costs
+    /// guest speed, so it is off unless asked for.
+    pub fuel: bool,
+    /// Keep compiled guests on disk, so a guest compiles once per machine
+    /// rather than once per process ([`Cache::default_dir`] is the usual
+    /// place).
+    pub cache: Option<Cache>,
+    /// Allocate instances from a pool reserved up front, and reuse its
+    /// slots from run to run. On by default: a short run costs about a
+    /// third of what it does without (BENCHMARKS.md, "Runs"), and runs on
+    /// many threads no longer slow each other down by unmapping memory. The
+    /// price: the host reserves (but does not use) about 2 TiB of address
+    /// space, keeps up to 1 MiB of each used slot's memory resident between
+    /// runs, and holds at most 256 runs at once (one more fails to
+    /// instantiate). Turn it off for a host that runs one guest once, as
+    /// the `bufbridge` CLI does.
+    pub pooling: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            fuel: false,
+            cache: None,
+            pooling: true,
+        }
+    }
+}
+
+/// Where a run's input bytes are.
+#[derive(Debug)]
+pub enum Input {
+    Bytes(Vec<u8>),
+    /// The whole file, read on demand and never written.
+    File(File),
+}
+
+/// Where a run's output goes.
+#[derive(Debug)]
+pub enum Output {
+    Memory,
+    /// Written in place from offset 0 (the file is emptied first); on success
+    /// it holds exactly the output.
+    File(File),
+}
+
+/// What a successful run produced.
+#[derive(Debug)]
+pub enum Produced {
+    Bytes(Vec<u8>),
+    /// The [`Output::File`] given, holding exactly the output.
+    File(File),
+}
+
+impl Produced {
+    /// The output's bytes, read back if they are in a file.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Produced::Bytes(bytes) => Ok(bytes),
+            Produced::File(file) => Storage::file(file)?.into_bytes(),
+        }
+    }
+}
+
+/// What to watch of a run besides its result ([`Host::run_watched`](super::Host::run_watched)).
+#[derive(Debug, Clone, Default)]
+pub struct Watch<'a> {
+    /// Split the run's time between guest and host ([`Stats::host_time`]);
+    /// this reads the clock twice per host call.
+    pub time_host_calls: bool,
+    /// Keep this up to date with how far the input has been read, for
+    /// another thread to show.
+    pub progress: Option<&'a Progress>,
+}
