@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
     // so `?` works in them; `convert_buffer_error` makes it the WIT error or
     // a trap.
     trappable_error_type: {
-        "bufbridge:buffers/buffers.buffer-error" => crate::buffers::Failure,
+        "bufbridge:buffers/buffers.buffer-error" => crate::stop::Failure,
     },
     // `process` runs as a future, so a timeout can cancel it wherever it is.
     exports: { default: async },

@@ -9,183 +9,16 @@
 //! guest's handle (the caller traps), the inner one a refusal by the rules
 //! (the guest is told and nothing changed).
 
+use std::io;
 use std::time::Instant;
-use std::{fmt, io};
 
 use sha2::{Digest, Sha256};
 
+use crate::handle::{GENERATION_MASK, Handle, MAX_LIVE_BUFFERS};
 use crate::rules::{self, BufferError, Kind, Quota, Shape};
 use crate::stats::Progress;
-use crate::storage::{Deadline, Halt, Storage};
-use crate::units::Size;
-
-/// A buffer as the guest names it. Handles are non-negative `i32`s so the core
-/// ABI can return them where negative numbers are error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Handle(u32);
-
-/// Index bits of a handle; the bits above count how often the slot was reused,
-/// so a dropped handle does not silently name the next buffer in its slot.
-const INDEX_BITS: u32 = 20;
-const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
-const GENERATION_MASK: u32 = (1 << (31 - INDEX_BITS)) - 1;
-
-/// The most buffers alive at once that handles can name.
-pub const MAX_LIVE_BUFFERS: usize = 1 << INDEX_BITS;
-
-impl Handle {
-    /// The handle as the guest sees it.
-    pub fn to_raw(self) -> u32 {
-        self.0
-    }
-
-    /// A handle the guest gave back; checked on use.
-    pub fn from_raw(raw: u32) -> Self {
-        Handle(raw)
-    }
-
-    fn new(index: usize, generation: u32) -> Self {
-        Handle((generation << INDEX_BITS) | index as u32)
-    }
-
-    fn index(self) -> usize {
-        (self.0 & INDEX_MASK) as usize
-    }
-
-    fn generation(self) -> u32 {
-        self.0 >> INDEX_BITS
-    }
-}
-
-/// A fault of the guest that ends the run (a trap), as opposed to a refusal
-/// by the rules, which the guest is told about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// A handle that does not exist: forged, or already dropped.
-    Unknown(Handle),
-    /// The input and output belong to the host for the whole run.
-    NotDroppable(Handle),
-    /// No room for another live buffer; carries the cap.
-    TooMany(usize),
-    /// One call would move more bytes than the per-call cap allows.
-    CopyTooLarge { bytes: u64, cap: u64 },
-    /// The run's time limit passed while the host worked for the guest.
-    TimeUp,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Handles are non-negative i32s; a forged negative one reads best as such.
-        match self {
-            Fault::Unknown(h) => write!(
-                f,
-                "buffer handle {} does not exist (forged, or already dropped)",
-                h.0 as i32
-            ),
-            Fault::NotDroppable(h) => write!(
-                f,
-                "buffer handle {} is the input or output of `process`, which the host owns; it \
-                 cannot be dropped",
-                h.0 as i32
-            ),
-            Fault::TooMany(max) => {
-                write!(f, "guest exceeded the limit of {max} live buffers")
-            }
-            Fault::CopyTooLarge { bytes, cap } => write!(
-                f,
-                "guest exceeded the per-call copy limit of {} (one call would move {})",
-                Size(*cap),
-                Size(*bytes)
-            ),
-            Fault::TimeUp => f.write_str("the run's time limit passed during a host call"),
-        }
-    }
-}
-
-impl std::error::Error for Fault {}
-
-/// The host could not move a file-backed buffer's bytes (a full disk, an
-/// input file that shrank): the run stops, and it is no fault of the guest's.
-#[derive(Debug)]
-pub struct HostIo {
-    /// What the host was doing, e.g. "writing the output".
-    pub doing: String,
-    pub error: io::Error,
-}
-
-impl fmt::Display for HostIo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "host I/O error {}: {}", self.doing, self.error)
-    }
-}
-
-impl std::error::Error for HostIo {}
-
-/// Why an operation stopped the run instead of answering the guest.
-#[derive(Debug)]
-pub enum Stop {
-    Fault(Fault),
-    Io(HostIo),
-}
-
-impl From<Fault> for Stop {
-    fn from(fault: Fault) -> Self {
-        Stop::Fault(fault)
-    }
-}
-
-impl PartialEq for Stop {
-    /// Faults compare by value; I/O errors by kind.
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Stop::Fault(a), Stop::Fault(b)) => a == b,
-            (Stop::Io(a), Stop::Io(b)) => a.error.kind() == b.error.kind(),
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Display for Stop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Stop::Fault(fault) => fault.fmt(f),
-            Stop::Io(io) => io.fmt(f),
-        }
-    }
-}
-
-/// A stop is the one error a host call traps with: the run takes it back
-/// out of the trap by its type (`run::blame`).
-impl std::error::Error for Stop {}
-
-/// The outcome of an operation: a stop, or the rules' verdict.
-pub type Outcome<T> = Result<Result<T, BufferError>, Stop>;
-
-/// An [`Outcome`] that is not `ok`, flattened so that `outcome??` works in a
-/// host function: a refusal the guest is told about, or a stop that traps.
-#[derive(Debug)]
-pub enum Failure {
-    Refused(BufferError),
-    Stopped(Stop),
-}
-
-impl From<BufferError> for Failure {
-    fn from(e: BufferError) -> Self {
-        Failure::Refused(e)
-    }
-}
-
-impl From<Stop> for Failure {
-    fn from(stop: Stop) -> Self {
-        Failure::Stopped(stop)
-    }
-}
-
-impl From<Fault> for Failure {
-    fn from(fault: Fault) -> Self {
-        Failure::Stopped(Stop::Fault(fault))
-    }
-}
+use crate::stop::{Fault, Outcome, Stop, halted};
+use crate::storage::{Deadline, Storage};
 
 /// The name of a buffer of `kind`, for messages.
 fn name(kind: Kind) -> &'static str {
@@ -193,18 +26,6 @@ fn name(kind: Kind) -> &'static str {
         Kind::Input => "the input",
         Kind::Output => "the output",
         Kind::Scratch => "a scratch buffer",
-    }
-}
-
-/// What stops the run when storage could not finish: the deadline, or the
-/// host's I/O while `doing` something.
-fn halted<E: Into<Halt>>(doing: impl Into<String>) -> impl FnOnce(E) -> Stop {
-    move |halt| match halt.into() {
-        Halt::Deadline => Stop::Fault(Fault::TimeUp),
-        Halt::Io(error) => Stop::Io(HostIo {
-            doing: doing.into(),
-            error,
-        }),
     }
 }
 
@@ -733,6 +554,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
+        use crate::handle::INDEX_BITS;
 
         #[derive(Debug, Clone)]
         enum Op {

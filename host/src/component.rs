@@ -14,9 +14,11 @@ use wasmtime::component::{HasData, Linker, Resource, WasmList};
 use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
 use crate::bindings::bufbridge::buffers::digest;
-use crate::buffers::{Buffers, Failure, Handle};
+use crate::buffers::Buffers;
+use crate::handle::Handle;
 use crate::rules;
 use crate::state::RunState;
+use crate::stop::Failure;
 use crate::view::BuffersView;
 use crate::wit::interface_name;
 

@@ -15,10 +15,11 @@ use std::ops::Range;
 
 use wasmtime::{Caller, Extern, ExternType, FuncType, Linker};
 
-use crate::buffers::{Failure, Handle};
+use crate::handle::Handle;
 use crate::rules::BufferError;
 use crate::state::RunState;
 use crate::stats::Import;
+use crate::stop::Failure;
 use crate::view::BuffersView;
 
 /// The import module name core guests use.

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::buffers::HostIo;
 use crate::report::{Kind, Problem, Verdict};
+use crate::stop::HostIo;
 use crate::units::Size;
 
 /// Why a guest could not be loaded.

@@ -23,13 +23,18 @@
 //! ([`RunError`]). `examples/embed.rs` is a whole embedding in a few dozen
 //! lines.
 //!
-//! Module map, each using only those below it: [`run`] (engine, linkers,
-//! limits, one run) → `component` (the generated traits on a split view of
-//! the store, from the one `bindgen!` in `bindings`) and `core_abi` (raw
-//! imports for core modules) → `state` (the store's data) → `buffers` (the
-//! handle table) → `storage` (the bytes, in memory or in a file) → `rules`
-//! (bounds, limits, quota, read-only). [`cache`] keeps compiled guests on
-//! disk; [`destination`] writes output files atomically.
+//! Module map, each using only those below it: [`run`] (the engine, the
+//! linkers, loading, limits, one run) → [`inspect`] (why a guest does not
+//! fit, and `Host::inspect`) → `component` (the generated traits, from the
+//! one `bindgen!` in `bindings`) and [`core_abi`] (the core ABI's table and
+//! raw imports) → `view` (the buffer table as a guest calls it, counted for
+//! `--stats`) → `state` (the store's data) → `buffers` (the handle table) →
+//! `stop` (why an operation stops a run) and `handle` → `storage` (the
+//! bytes, in memory or in a file) → `rules` (bounds, limits, quota,
+//! read-only). Beside them, below whatever uses them: [`error`], `report`
+//! (the words of a verdict) and `wit` (the WIT the host links). [`cache`]
+//! keeps compiled guests on disk; [`destination`] writes output files
+//! atomically.
 
 mod bindings;
 mod buffers;
@@ -38,6 +43,7 @@ mod component;
 pub mod core_abi;
 pub mod destination;
 pub mod error;
+mod handle;
 pub mod inspect;
 #[cfg(test)]
 mod mutations;
@@ -47,6 +53,7 @@ pub mod run;
 pub mod scaffold;
 mod state;
 pub mod stats;
+mod stop;
 mod storage;
 pub mod units;
 mod view;
@@ -54,11 +61,11 @@ mod wit;
 #[cfg(test)]
 mod wit_drift;
 
-pub use buffers::HostIo;
 pub use cache::Cache;
 pub use error::{Limit, LoadError, RunError};
 pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced, Watch};
 pub use stats::{Progress, Stats};
+pub use stop::HostIo;
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
 /// `copy`, `upper`, `lower`, `reverse`, `count`, `sha256` and `selftest`.

@@ -3,8 +3,10 @@
 //! `Result`, so that the glue (`component.rs`, `core_abi.rs`) only
 //! translates it into WIT values or error codes.
 
-use crate::buffers::{Buffers, Failure, Handle, Outcome, Read, Stop};
+use crate::buffers::{Buffers, Read};
+use crate::handle::Handle;
 use crate::stats::{Import, Stats};
+use crate::stop::{Failure, Outcome, Stop};
 
 /// What the buffer host functions may borrow of the store's state: the
 /// buffer table and the run's counters, nothing else.

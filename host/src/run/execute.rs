@@ -8,10 +8,11 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use super::{Guest, GuestKind, Limits, Produced};
 use crate::bindings::ProcessorPre;
-use crate::buffers::{Fault, Handle, HostIo, Stop};
 use crate::component;
 use crate::error::{Limit, RunError};
+use crate::handle::Handle;
 use crate::state::RunState;
+use crate::stop::{Fault, HostIo, Stop};
 use crate::storage::Storage;
 use crate::units::Seconds;
 

@@ -17,12 +17,14 @@ use wasmtime::{
 pub use options::{HostOptions, Input, Limits, Output, Produced, Watch};
 
 use crate::bindings::ProcessorPre;
-use crate::buffers::{Buffers, Handle, Stop};
+use crate::buffers::Buffers;
 use crate::error::{LoadError, RunError};
+use crate::handle::Handle;
 use crate::inspect::{self, Kind, Report};
 use crate::report::linker_problem;
 use crate::state::{Limiter, RunState};
 use crate::stats::Stats;
+use crate::stop::Stop;
 use crate::storage::Storage;
 use crate::{component, core_abi};
 use clock::{Alarms, block_on, start_ticker, wasi_runtime, within};
