@@ -15,7 +15,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use crate::handle::{GENERATION_MASK, Handle, MAX_LIVE_BUFFERS};
-use crate::rules::{self, BufferError, Kind, Quota, Shape};
+use crate::rules::{self, Kind, Quota, Shape};
 use crate::stats::Progress;
 use crate::stop::{Fault, Outcome, Stop, halted};
 use crate::storage::{Deadline, Storage};
@@ -389,6 +389,7 @@ fn pair_mut<T>(items: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::BufferError;
 
     fn bytes(b: &Buffers, h: Handle, offset: u64, len: u64) -> Vec<u8> {
         b.read(h, offset, len).unwrap().unwrap().to_vec().unwrap()
