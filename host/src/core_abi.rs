@@ -186,6 +186,17 @@ fn memory_and_state<'a>(
     Ok(memory.data_and_store_mut(caller))
 }
 
+/// The guest's memory, the range `ptr..ptr + len` in it, and the run's state.
+fn guest_bytes<'a>(
+    caller: &'a mut Caller<'_, RunState>,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<(&'a mut [u8], Range<usize>, &'a mut RunState)> {
+    let (memory, state) = memory_and_state(caller)?;
+    let range = guest_range(memory, ptr, len)?;
+    Ok((memory, range, state))
+}
+
 /// The range `ptr..ptr + len` of guest memory, or a trap naming it.
 fn guest_range(memory: &[u8], ptr: i32, len: i32) -> wasmtime::Result<Range<usize>> {
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
@@ -214,8 +225,7 @@ fn read(
     ptr: i32,
     len: i32,
 ) -> wasmtime::Result<i64> {
-    let (memory, state) = memory_and_state(&mut caller)?;
-    let dst = guest_range(memory, ptr, len)?;
+    let (memory, dst, state) = guest_bytes(&mut caller, ptr, len)?;
     let n = dst.len() as u64;
     code(view(state).read(handle(h), unsigned(offset), n, |read| {
         read.copy_to(&mut memory[dst.start..dst.start + read.len()])?;
@@ -230,8 +240,7 @@ fn write(
     ptr: i32,
     len: i32,
 ) -> wasmtime::Result<i64> {
-    let (memory, state) = memory_and_state(&mut caller)?;
-    let src = guest_range(memory, ptr, len)?;
+    let (memory, src, state) = guest_bytes(&mut caller, ptr, len)?;
     code(
         view(state)
             .write(handle(h), unsigned(offset), &memory[src])
@@ -240,8 +249,7 @@ fn write(
 }
 
 fn append(mut caller: Caller<'_, RunState>, h: i32, ptr: i32, len: i32) -> wasmtime::Result<i64> {
-    let (memory, state) = memory_and_state(&mut caller)?;
-    let src = guest_range(memory, ptr, len)?;
+    let (memory, src, state) = guest_bytes(&mut caller, ptr, len)?;
     code(view(state).append(handle(h), &memory[src]).map(|()| 0))
 }
 
@@ -296,9 +304,8 @@ fn args_get(mut caller: Caller<'_, RunState>, ptr: i32) -> wasmtime::Result<i32>
 }
 
 fn fail(mut caller: Caller<'_, RunState>, ptr: i32, len: i32) -> wasmtime::Result<()> {
-    let (memory, state) = memory_and_state(&mut caller)?;
-    state.stats.record(Import::Fail, 0);
-    let range = guest_range(memory, ptr, len)?;
+    caller.data_mut().stats.record(Import::Fail, 0);
+    let (memory, range, state) = guest_bytes(&mut caller, ptr, len)?;
     let kept = &memory[range.start..range.end.min(range.start + MAX_FAIL_MESSAGE)];
     state.core.failure = Some(String::from_utf8_lossy(kept).into_owned());
     Ok(())

@@ -424,3 +424,26 @@ fn binary(wasm: &[u8]) -> Result<Cow<'_, [u8]>, LoadError> {
     let binary = wat::parse_bytes(wasm).map_err(|e| LoadError::Invalid(e.into()))?;
     Ok(Cow::Owned(binary.into_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{DEFAULT_GUEST, Host, Limits, RunError};
+
+    #[test]
+    fn a_fuel_limit_on_a_host_without_fuel_is_a_misconfiguration() {
+        let host = Host::new().unwrap();
+        let guest = host.load(DEFAULT_GUEST).unwrap();
+        let limits = Limits {
+            fuel: Some(1000),
+            ..Limits::default()
+        };
+        let err = host.run(&guest, Vec::new(), &["copy".into()], &limits);
+        let Err(RunError::Misconfigured(message)) = err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            message.contains("HostOptions { fuel: true, .. }"),
+            "{message}"
+        );
+    }
+}
