@@ -1,7 +1,7 @@
 //! Builds the default guest (`guest/`) for wasm32-wasip2 and leaves it in
 //! `OUT_DIR` for `include_bytes!`; lists the WIT the host links (`wit/`, and
 //! the WASI p2 WIT of wasmtime-wasi vendored in `host/wasi-wit/`) in
-//! `OUT_DIR/wit_sources.rs` for `bufbridge inspect` (`src/inspect.rs`).
+//! `OUT_DIR/wit_sources.rs` for the host's WIT (`src/wit.rs`).
 //!
 //! It needs no network and changes nothing outside `OUT_DIR`: a missing
 //! wasm target stops the build with the command that adds it.

@@ -243,6 +243,14 @@ pub(crate) mod tests {
     pub(crate) static FAST_PATH_CALLS: AtomicU64 = AtomicU64::new(0);
 
     #[test]
+    fn a_fast_path_that_shadows_nothing_fails_to_link() {
+        let engine = wasmtime::Engine::default();
+        let mut linker = wasmtime::component::Linker::new(&engine);
+        let err = super::add_fast_paths(&mut linker).unwrap_err();
+        assert!(err.to_string().contains("shadows nothing"), "{err}");
+    }
+
+    #[test]
     fn the_fast_paths_serve_write_and_append() {
         let host = Host::new().unwrap();
         let guest = host.load(DEFAULT_GUEST).unwrap();

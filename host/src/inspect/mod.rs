@@ -27,7 +27,7 @@
 //! lists everything the host provides (the linker cannot be asked), and it
 //! names types, so an answer reads like the WIT its author wrote. The
 //! default guest's own component type would not do: a component imports
-//! only what it uses. `tests/drift.rs` checks that the linker accepts a
+//! only what it uses. `wit_drift.rs` checks that the linker accepts a
 //! component made from this WIT, and that it refuses one in which any
 //! function of the `processor` world has another type, with `inspect`
 //! naming exactly that function.
