@@ -6,9 +6,9 @@
 //! `tests/drift.rs` holds `wit/CORE_ABI.md` equal to them.
 //!
 //! Each function that moves bytes borrows the guest's linear memory and the
-//! store's data at once with [`Memory::data_and_store_mut`], so bytes go
+//! store's data at once with [`wasmtime::Memory::data_and_store_mut`], so bytes go
 //! straight between guest memory and the buffer, with no `Vec` in between.
-//! The rules are [`Buffers`](crate::buffers::Buffers)'s; this file only
+//! The rules are the buffer table's (`Buffers`); this file only
 //! checks guest pointers and turns a refusal into its error code.
 
 use std::ops::Range;

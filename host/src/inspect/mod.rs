@@ -35,11 +35,10 @@
 //! Should the comparison find nothing where the linker refused, the linker's
 //! own error is the problem reported: the explanation never says less than
 //! the linker did.
-
 //!
-//! The jobs, one a file: [`compare`] (the structural WIT checker), [`print`]
-//! (WIT text for listings and problems), [`core`] (core modules); the words
-//! of the answer are [`crate::report`]'s, the host's WIT is [`crate::wit`]'s.
+//! The jobs, one a file: `compare` (the structural WIT checker), `print`
+//! (WIT text for listings and problems), `core` (core modules); the words
+//! of the answer are `crate::report`'s, the host's WIT is `crate::wit`'s.
 
 mod compare;
 mod core;

@@ -31,7 +31,7 @@ use wasmtime::component::{Linker, Resource, ResourceType};
 
 use crate::bindings::bufbridge::buffers::buffers::BufferError as WitError;
 use crate::buffers::Buffers;
-use crate::component::BufferResource;
+use crate::component::{APPEND, BufferResource, WRITE};
 use crate::handle::Handle;
 use crate::rules::BufferError::ReadOnly;
 use crate::run::{Host, HostOptions, Limits};
@@ -96,7 +96,7 @@ fn shadow_write(
     f: fn(&mut Buffers, Handle, u64, &[u8]) -> Outcome<()>,
 ) -> wasmtime::Result<()> {
     l.instance(&interface("buffers"))?.func_wrap(
-        "[method]buffer.write",
+        WRITE,
         move |mut s, (this, offset, bytes): (Res, u64, Vec<u8>)| {
             answer(f(data(&mut s), h(&this), offset, &bytes))
         },
@@ -107,10 +107,10 @@ fn shadow_append(
     l: &mut Linker<RunState>,
     f: fn(&mut Buffers, Handle, &[u8]) -> Outcome<()>,
 ) -> wasmtime::Result<()> {
-    l.instance(&interface("buffers"))?.func_wrap(
-        "[method]buffer.append",
-        move |mut s, (this, bytes): (Res, Vec<u8>)| answer(f(data(&mut s), h(&this), &bytes)),
-    )
+    l.instance(&interface("buffers"))?
+        .func_wrap(APPEND, move |mut s, (this, bytes): (Res, Vec<u8>)| {
+            answer(f(data(&mut s), h(&this), &bytes))
+        })
 }
 
 fn shadow_truncate(
