@@ -10,7 +10,12 @@ wasmtime::component::bindgen!({
         "bufbridge:buffers/buffers.buffer": crate::component::BufferResource,
     },
     // Any import may trap: that is how a forged or dropped handle ends the run.
-    imports: { default: trappable },
+    // `read-stream` makes its stream in the store (`StreamReader::new`), so
+    // it gets the store, not only the buffer view (`stream.rs`).
+    imports: {
+        default: trappable,
+        "bufbridge:buffers/streams.read-stream": store | trappable,
+    },
     // The functions that answer `buffer-error` return a `Failure` instead,
     // so `?` works in them; `convert_buffer_error` makes it the WIT error or
     // a trap.

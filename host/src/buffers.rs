@@ -229,6 +229,34 @@ impl Buffers {
         }
     }
 
+    /// One delivery of `streams.read-stream` from `position` into `dst`
+    /// (the guest's read buffer): the bytes copied, or `None` when the
+    /// stream has ended, because `position` is at or past the buffer's
+    /// length now (it was read to the end or truncated below `position`)
+    /// or the buffer is gone. The bytes are as the buffer holds them at
+    /// this moment; like a `read`, a delivery moves at most the copy cap.
+    pub fn deliver(&self, h: Handle, position: u64, dst: &mut [u8]) -> Result<Option<usize>, Stop> {
+        let Ok(buffer) = self.get(h) else {
+            // Dropped while the stream was open: the stream ends, it does
+            // not trap (the guest's handle was valid when it opened it).
+            return Ok(None);
+        };
+        let len = buffer.storage.len();
+        if position >= len {
+            return Ok(None);
+        }
+        // Below `dst.len()`, so it fits a usize.
+        let n = (len - position).min(dst.len() as u64);
+        self.check_copy(n)?;
+        let n = n as usize;
+        buffer
+            .storage
+            .read_at(position, &mut dst[..n], self.deadline)
+            .map_err(|e| halted(format!("reading {}", name(buffer.kind)))(e))?;
+        self.input_reached(buffer.kind, position + n as u64);
+        Ok(Some(n))
+    }
+
     /// `digest.sha256(offset, len)`: the SHA-256 of the bytes `read` would
     /// return (same bounds), computed where they are, never copied out.
     ///
@@ -402,6 +430,36 @@ mod tests {
             .unwrap();
         let output = buffers.insert_output(32, Storage::default()).unwrap();
         (buffers, input, output)
+    }
+
+    #[test]
+    fn deliveries_follow_the_buffer_as_it_is_then() {
+        let (mut b, input, _) = table();
+        let mut dst = [0u8; 4];
+        assert_eq!(b.deliver(input, 0, &mut dst).unwrap(), Some(4));
+        assert_eq!(&dst, b"hell");
+        assert_eq!(b.deliver(input, 9, &mut dst).unwrap(), Some(2));
+        assert_eq!(&dst[..2], b"ld");
+        assert_eq!(b.deliver(input, 11, &mut dst).unwrap(), None);
+        // A scratch buffer changed, truncated and dropped between deliveries.
+        let s = b.create(8).unwrap().unwrap();
+        b.write(s, 0, b"abcdef").unwrap().unwrap();
+        assert_eq!(b.deliver(s, 0, &mut dst[..2]).unwrap(), Some(2));
+        b.write(s, 2, b"XY").unwrap().unwrap();
+        assert_eq!(b.deliver(s, 2, &mut dst).unwrap(), Some(4));
+        assert_eq!(&dst, b"XYef");
+        b.truncate(s, 3).unwrap().unwrap();
+        assert_eq!(b.deliver(s, 4, &mut dst).unwrap(), None);
+        b.drop_scratch(s).unwrap();
+        assert_eq!(b.deliver(s, 0, &mut dst).unwrap(), None);
+        // The copy cap applies per delivery.
+        let mut capped = Buffers::new(16, 8, 3);
+        let h = capped.insert_input(b"hello".to_vec().into()).unwrap();
+        assert!(capped.deliver(h, 0, &mut dst[..3]).unwrap().is_some());
+        assert!(matches!(
+            capped.deliver(h, 0, &mut dst),
+            Err(Stop::Fault(Fault::CopyTooLarge { bytes: 4, cap: 3 }))
+        ));
     }
 
     #[test]

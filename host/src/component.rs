@@ -27,7 +27,7 @@ use crate::wit::interface_name;
 pub struct BufferResource;
 
 /// The [`HasData`] projection from the store's data to [`BuffersView`].
-struct BuffersProjection;
+pub(crate) struct BuffersProjection;
 
 impl HasData for BuffersProjection {
     type Data<'a> = BuffersView<'a>;
@@ -128,7 +128,7 @@ pub(crate) fn resource(h: Handle) -> Resource<BufferResource> {
     Resource::new_borrow(h.to_raw())
 }
 
-fn handle(resource: &Resource<BufferResource>) -> Handle {
+pub(crate) fn handle(resource: &Resource<BufferResource>) -> Handle {
     Handle::from_raw(resource.rep())
 }
 

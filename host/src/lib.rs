@@ -55,6 +55,7 @@ mod state;
 pub mod stats;
 mod stop;
 mod storage;
+mod stream;
 pub mod units;
 mod view;
 mod wit;

@@ -23,6 +23,9 @@ pub enum Fault {
     CopyTooLarge { bytes: u64, cap: u64 },
     /// The run's time limit passed while the host worked for the guest.
     TimeUp,
+    /// `read-stream` could not make a stream (the store's table of
+    /// streams is full): the engine's words.
+    NoStream(String),
 }
 
 impl fmt::Display for Fault {
@@ -50,6 +53,7 @@ impl fmt::Display for Fault {
                 Size(*bytes)
             ),
             Fault::TimeUp => f.write_str("the run's time limit passed during a host call"),
+            Fault::NoStream(why) => write!(f, "the host could not open a stream: {why}"),
         }
     }
 }

@@ -61,6 +61,18 @@ impl BuffersView<'_> {
             .map(|(taken, _)| taken)
     }
 
+    /// One delivery of a `read-stream` stream into `dst`, counted as a
+    /// `read` of the bytes it copied; `None` once the stream has ended.
+    pub fn deliver(
+        &mut self,
+        h: Handle,
+        position: u64,
+        dst: &mut [u8],
+    ) -> Result<Option<usize>, Stop> {
+        let delivered = self.buffers.deliver(h, position, dst);
+        self.count(Import::Read, delivered, |n| n.unwrap_or(0) as u64)
+    }
+
     pub fn write(&mut self, h: Handle, offset: u64, data: &[u8]) -> Result<(), Failure> {
         let written = flatten(self.buffers.write(h, offset, data));
         self.count(Import::Write, written, |()| data.len() as u64)

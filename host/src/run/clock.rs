@@ -2,7 +2,7 @@
 //! limit of a run in any executor, and the runtime of blocking runs.
 
 use std::future::Future;
-use std::sync::{Arc, LazyLock, Mutex, Weak, mpsc};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak, mpsc};
 use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,12 +14,13 @@ use crate::error::RunError;
 
 /// How often the epoch advances: the resolution of [`Limits::timeout`].
 const TICK: Duration = Duration::from_millis(10);
-/// Advances `engine`'s epoch every [`TICK`], and rings `alarms`, until the
-/// returned sender drops. One ticker serves every store of the engine: each
-/// store's deadline counts ticks from when its run began, so concurrent runs
-/// do not disturb each other.
+/// Advances `engine`'s epoch every [`TICK`] (and `concurrent`'s, once it
+/// exists), and rings `alarms`, until the returned sender drops. One ticker
+/// serves every store of the engines: each store's deadline counts ticks
+/// from when its run began, so concurrent runs do not disturb each other.
 pub(super) fn start_ticker(
     engine: Engine,
+    concurrent: Arc<OnceLock<Engine>>,
     alarms: Arc<Alarms>,
 ) -> std::io::Result<mpsc::Sender<()>> {
     let (stop, stopped) = mpsc::channel::<()>();
@@ -28,6 +29,9 @@ pub(super) fn start_ticker(
         .spawn(move || {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                 engine.increment_epoch();
+                if let Some(concurrent) = concurrent.get() {
+                    concurrent.increment_epoch();
+                }
                 alarms.ring(Instant::now());
             }
         })?;

@@ -5,7 +5,7 @@ mod execute;
 mod options;
 
 use std::borrow::Cow;
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Instant;
 
 use wasmtime::component::{self as cm, Component};
@@ -49,6 +49,8 @@ const MAX_WASM_STACK: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct Guest {
     kind: GuestKind,
+    /// The engine it was compiled for, which its stores must use.
+    engine: Engine,
 }
 
 #[derive(Clone)]
@@ -93,6 +95,12 @@ pub struct Host {
     /// Crate-visible so the mutation tests (`mutations.rs`) can shadow one import.
     pub(crate) component_linker: cm::Linker<RunState>,
     core_linker: wasmtime::Linker<RunState>,
+    /// The engine for components that import `streams` (a `stream<u8>`
+    /// needs the component model's concurrency support, which makes every
+    /// other host call slower), made at the first such load; the ticker
+    /// advances its epoch too.
+    concurrent_engine: Arc<OnceLock<Engine>>,
+    concurrent_linker: OnceLock<cm::Linker<RunState>>,
     /// Wakes runs whose time is up; shared with the ticker thread.
     alarms: Arc<Alarms>,
     /// Advances the engine's epoch every [`TICK`] while the host lives.
@@ -106,53 +114,46 @@ impl Host {
     }
 
     pub fn with_options(options: HostOptions) -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // No async component features are used; without them host calls are cheaper.
-        config.concurrency_support(false);
-        config.epoch_interruption(true);
-        config.consume_fuel(options.fuel);
-        config.max_wasm_stack(MAX_WASM_STACK);
-        if options.pooling {
-            let mut pool = PoolingAllocationConfig::default();
-            pool.total_component_instances(POOL_INSTANCES)
-                .total_core_instances(POOL_INSTANCES * 8)
-                .total_memories(POOL_INSTANCES * 2)
-                .total_tables(POOL_INSTANCES * 4)
-                .total_stacks(POOL_INSTANCES);
-            // A slot going back to the pool is reset. By default wasmtime
-            // unmaps its pages (`madvise`): every core then flushes its TLB
-            // and the next run faults the pages in again, which cost more
-            // than the run itself and grew with each thread (BENCHMARKS.md,
-            // "Runs"). `PAGEMAP_SCAN` (Linux 6.7) finds the pages a run
-            // dirtied, and those are put back in place instead.
-            if PoolingAllocationConfig::is_pagemap_scan_available() {
-                pool.pagemap_scan(Enabled::Yes)
-                    .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
-                    .table_keep_resident(POOL_KEEP_RESIDENT);
-            } else {
-                // Without the scan a slot keeps its first bytes by `memset`:
-                // worth it for tables, whose used part is at the start, not
-                // for memories, whose stack is near the end of what a run uses.
-                pool.table_keep_resident(TABLE_KEEP_RESIDENT_UNSCANNED);
-            }
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&config)?;
+        // Without the async component features host calls are cheaper: only
+        // guests that import `streams` get them (`Host::concurrent`).
+        let engine = Engine::new(&config(&options, false))?;
         let mut component_linker = cm::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)?;
         component::add_to_linker(&mut component_linker)?;
         let mut core_linker = wasmtime::Linker::new(&engine);
         core_abi::add_to_linker(&mut core_linker)?;
         let alarms = Arc::new(Alarms::default());
+        let concurrent_engine = Arc::new(OnceLock::new());
         Ok(Host {
-            _ticker: start_ticker(engine.clone(), alarms.clone())?,
+            _ticker: start_ticker(engine.clone(), concurrent_engine.clone(), alarms.clone())?,
             alarms,
             engine,
             options,
             component_linker,
             core_linker,
+            concurrent_engine,
+            concurrent_linker: OnceLock::new(),
         })
+    }
+
+    /// The engine and linker for components that import `streams`.
+    fn concurrent(&self) -> Result<&cm::Linker<RunState>, LoadError> {
+        if let Some(linker) = self.concurrent_linker.get() {
+            return Ok(linker);
+        }
+        let engine = match self.concurrent_engine.get() {
+            Some(engine) => engine.clone(),
+            None => {
+                let engine =
+                    Engine::new(&config(&self.options, true)).map_err(LoadError::Invalid)?;
+                self.concurrent_engine.get_or_init(|| engine).clone()
+            }
+        };
+        let mut linker = cm::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| component::add_to_linker(&mut linker))
+            .map_err(LoadError::Invalid)?;
+        Ok(self.concurrent_linker.get_or_init(|| linker))
     }
 
     /// Compiles a guest, a component or a core module in binary or text
@@ -173,21 +174,35 @@ impl Host {
 
     fn load_guest(&self, wasm: &[u8]) -> Result<Guest, LoadError> {
         let binary = binary(wasm)?;
-        let kind = if wasmparser::Parser::is_component(&binary) {
-            GuestKind::Component(self.link_component(&binary)?)
+        Ok(if wasmparser::Parser::is_component(&binary) {
+            let pre = self.link_component(&binary)?;
+            Guest {
+                engine: pre.engine().clone(),
+                kind: GuestKind::Component(pre),
+            }
         } else {
-            GuestKind::Core(self.link_module(&self.compile_module(&binary)?)?)
-        };
-        Ok(Guest { kind })
+            Guest {
+                kind: GuestKind::Core(self.link_module(&self.compile_module(&binary)?)?),
+                engine: self.engine.clone(),
+            }
+        })
     }
 
+    /// Compiles and links a component, on the engine with concurrency
+    /// support if it imports `streams`, else on the one without.
     fn link_component(&self, binary: &[u8]) -> Result<ProcessorPre<RunState>, LoadError> {
+        let linker = if imports_streams(binary) {
+            self.concurrent()?
+        } else {
+            &self.component_linker
+        };
+        let engine = linker.engine();
         let component = match &self.options.cache {
-            Some(cache) => cache.component(&self.engine, binary),
-            None => Component::new(&self.engine, binary),
+            Some(cache) => cache.component(engine, binary),
+            None => Component::new(engine, binary),
         };
         let component = component.map_err(LoadError::Invalid)?;
-        self.component_linker
+        linker
             .instantiate_pre(&component)
             .and_then(ProcessorPre::new)
             .map_err(|e| {
@@ -335,10 +350,11 @@ impl Host {
         let deadline = limits
             .timeout
             .and_then(|timeout| Instant::now().checked_add(timeout));
-        let (mut store, input, output) = match self.store(input, output, limits, deadline) {
-            Ok(prepared) => prepared,
-            Err(e) => return (Err(e), Stats::default()),
-        };
+        let (mut store, input, output) =
+            match self.store(&guest.engine, input, output, limits, deadline) {
+                Ok(prepared) => prepared,
+                Err(e) => return (Err(e), Stats::default()),
+            };
         if let Some(progress) = watch.progress {
             store.data_mut().buffers.watch_input(progress.clone());
         }
@@ -367,6 +383,7 @@ impl Host {
     /// whose work stops at `deadline`.
     fn store(
         &self,
+        engine: &Engine,
         input: Input,
         output: Output,
         limits: &Limits,
@@ -396,7 +413,7 @@ impl Host {
         };
         let memory = usize::try_from(limits.memory).unwrap_or(usize::MAX);
         let state = RunState::new(wasi_context(), buffers, Limiter::new(memory));
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(engine, state);
         store.limiter(RunState::limiter);
         // Wasm code yields to the executor at every tick, so the timeout
         // in `execute` is checked even while the guest computes.
@@ -414,6 +431,66 @@ impl Host {
         }
         Ok((store, input, output))
     }
+}
+
+/// The engines' configuration; `concurrency` for components that import
+/// `streams`.
+fn config(options: &HostOptions, concurrency: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.concurrency_support(concurrency);
+    config.epoch_interruption(true);
+    config.consume_fuel(options.fuel);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    if options.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .total_stacks(POOL_INSTANCES);
+        // A slot going back to the pool is reset. By default wasmtime
+        // unmaps its pages (`madvise`): every core then flushes its TLB
+        // and the next run faults the pages in again, which cost more
+        // than the run itself and grew with each thread (BENCHMARKS.md,
+        // "Runs"). `PAGEMAP_SCAN` (Linux 6.7) finds the pages a run
+        // dirtied, and those are put back in place instead.
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.pagemap_scan(Enabled::Yes)
+                .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
+                .table_keep_resident(POOL_KEEP_RESIDENT);
+        } else {
+            // Without the scan a slot keeps its first bytes by `memset`:
+            // worth it for tables, whose used part is at the start, not
+            // for memories, whose stack is near the end of what a run uses.
+            pool.table_keep_resident(TABLE_KEEP_RESIDENT_UNSCANNED);
+        }
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Whether component `binary` imports the `streams` interface (of any
+/// version of the package), read from its import section before compiling:
+/// the engine without concurrency support refuses its `stream` type.
+pub(crate) fn imports_streams(binary: &[u8]) -> bool {
+    let Some(streams) = crate::wit::interface_name("streams") else {
+        return false;
+    };
+    // `bufbridge:buffers/streams`, without the version.
+    let unversioned = streams.split('@').next().unwrap_or(&streams);
+    wasmparser::Parser::new(0)
+        .parse_all(binary)
+        .filter_map(Result::ok)
+        .filter_map(|payload| match payload {
+            wasmparser::Payload::ComponentImportSection(imports) => Some(imports),
+            _ => None,
+        })
+        .flat_map(|imports| imports.into_iter().filter_map(Result::ok))
+        .any(|import| {
+            let name = import.name.name;
+            name.split('@').next() == Some(unversioned)
+        })
 }
 
 /// The binary form of `wasm`, which may be text (WAT).

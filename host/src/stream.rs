@@ -1,0 +1,114 @@
+//! `streams.read-stream`: a buffer's bytes as a `stream<u8>`, written by the
+//! host straight into the guest's read buffer.
+//!
+//! Each time the guest reads, wasmtime hands [`BufferStream`] the guest's
+//! own read buffer (`Destination::as_direct`), and the buffer table copies
+//! into it (`memcpy` from memory, `pread` from a file) under the same rules
+//! and counters as `read`. The answer is always immediate: a synchronous
+//! guest reads a stream inside `block_on`, which traps if a read pends.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use wasmtime::component::{
+    Access, Destination, Resource, StreamProducer, StreamReader, StreamResult,
+};
+use wasmtime::{AsContextMut, StoreContextMut};
+
+use crate::bindings::bufbridge::buffers::streams;
+use crate::buffers::Buffers;
+use crate::component::{BufferResource, BuffersProjection, handle};
+use crate::handle::Handle;
+use crate::state::RunState;
+use crate::stop::{Failure, Fault, Stop};
+use crate::view::BuffersView;
+
+/// What one delivery to a reader in the host (not a guest) may hold: such
+/// a reader names no capacity of its own.
+const HOST_READ: usize = 64 << 10;
+
+/// The host's end of one `read-stream` stream: which buffer, and where the
+/// next delivery starts.
+struct BufferStream {
+    buffer: Handle,
+    position: u64,
+}
+
+impl streams::Host for BuffersView<'_> {}
+
+impl streams::HostWithStore<RunState> for BuffersProjection {
+    fn read_stream(
+        mut host: Access<'_, RunState, Self>,
+        buf: Resource<BufferResource>,
+        offset: u64,
+    ) -> Result<StreamReader<u8>, Failure> {
+        let buffer = handle(&buf);
+        // The offset is checked at the call, as `read` checks it: a forged
+        // handle traps, an offset past the end is the guest's error.
+        // Not counted as a `len`: the deliveries count as reads.
+        let len = host.get().buffers.len(buffer).map_err(Stop::from)?;
+        if offset > len {
+            return Err(Failure::Refused(crate::rules::BufferError::OutOfBounds(
+                len,
+            )));
+        }
+        let producer = BufferStream {
+            buffer,
+            position: offset,
+        };
+        StreamReader::new(host.as_context_mut(), producer)
+            .map_err(|e| Failure::Stopped(Stop::Fault(Fault::NoStream(e.to_string()))))
+    }
+}
+
+impl StreamProducer<RunState> for BufferStream {
+    type Item = u8;
+    type Buffer = Option<u8>;
+
+    fn poll_produce<'a>(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, RunState>,
+        mut destination: Destination<'a, u8, Option<u8>>,
+        _finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let capacity = destination.remaining(&mut store);
+        if capacity == Some(0) {
+            // A readiness probe: the next read is answered at once.
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        // The guest's read buffer borrows the store, so the buffer table
+        // and the counters are moved out for the copy (a few hundred
+        // bytes, nothing allocated), as `component::with_guest_bytes` does.
+        let state = store.data_mut();
+        let mut buffers = std::mem::replace(&mut state.buffers, Buffers::new(0, 0, 0));
+        let mut stats = std::mem::take(&mut state.stats);
+        let delivered = {
+            let mut direct = destination
+                .reborrow()
+                .as_direct(store.as_context_mut(), capacity.unwrap_or(HOST_READ));
+            let mut view = BuffersView {
+                buffers: &mut buffers,
+                stats: &mut stats,
+            };
+            let delivered = view.deliver(self.buffer, self.position, direct.remaining());
+            if let Ok(Some(n)) = delivered {
+                direct.mark_written(n);
+            }
+            delivered
+        };
+        let state = store.data_mut();
+        state.buffers = buffers;
+        state.stats = stats;
+        Poll::Ready(match delivered {
+            Ok(Some(n)) => {
+                self.position += n as u64;
+                Ok(StreamResult::Completed)
+            }
+            // The end, never `Completed` with nothing: wasmtime takes that
+            // for an error on a read that had room.
+            Ok(None) => Ok(StreamResult::Dropped),
+            Err(stop) => Err(stop.into()),
+        })
+    }
+}
