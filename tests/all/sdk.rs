@@ -4,20 +4,15 @@
 //! that are replayed here over a `std::io::Cursor` and must agree; errors
 //! through `?` read as the SDK words them; a panic says where and why.
 
-mod common;
 
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 
-// common/ includes it too but keeps it private; its builder of test guests
-// knows only the hostile one.
-#[allow(clippy::duplicate_mod)]
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
+use crate::common::wasm_build;
 
 /// The SDK's test guest, built with the other test guests.
 fn sdk_guest() -> &'static Path {

@@ -1,9 +1,6 @@
-//! Helpers shared by the integration tests: the test guests (built once per
-//! test binary), one shared host, the `bufbridge` binary, temp dirs, and the
+//! Helpers shared by the integration tests: the test guests (built once),
+//! one shared host, the `bufbridge` binary, temp dirs, and the
 //! hostile guest's `script` command.
-
-// Each test binary uses its own subset of these helpers.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,13 +10,12 @@ use std::sync::OnceLock;
 use bufbridge::{DEFAULT_GUEST, Guest, Host, Limits, RunError};
 
 #[path = "../support/wasm_build.rs"]
-mod wasm_build;
+pub mod wasm_build;
 
-#[allow(unused_imports)] // each test binary uses its own subset
 pub use wasm_build::repo;
 
 /// The hostile test guest (`tests/guests/hostile`), built for wasm32-wasip2
-/// the first time it is asked for in this test binary.
+/// the first time it is asked for.
 pub fn hostile_wasm_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| build_test_guest("bufbridge_test_hostile"))

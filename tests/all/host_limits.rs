@@ -14,7 +14,6 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
 
 use std::fs;
 use std::io::Read;
@@ -27,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest;
 
-use common::*;
+use crate::common::*;
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;

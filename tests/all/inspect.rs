@@ -2,13 +2,12 @@
 //! that do not are explained item by item (name, expected, found), and
 //! `bufbridge run` gives the same explanation.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use bufbridge::DEFAULT_GUEST;
-use common::*;
+use crate::common::*;
 
 /// A component that gets three things wrong, each of which the linker alone
 /// would report only if it came first: `buffer.len` imported with the wrong

@@ -13,9 +13,7 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "support/measure.rs"]
-mod measure;
+use crate::measure;
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -25,7 +23,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 const MIB: u64 = 1024 * 1024;
 

@@ -4,9 +4,7 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "support/measure.rs"]
-mod measure;
+use crate::measure;
 
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -42,7 +40,7 @@ fn make_input(path: &Path, len: u64) {
 
 /// Runs `bufbridge run --input IN --output OUT -- WORDS` and returns its peak RSS in MiB.
 fn peak_rss_mib(input: &Path, output: &Path, words: &[&str]) -> f64 {
-    let mut cmd = common::bufbridge();
+    let mut cmd = crate::common::bufbridge();
     cmd.arg("run")
         .arg("--input")
         .arg(input)

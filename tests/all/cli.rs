@@ -1,14 +1,13 @@
 //! The `bufbridge` command line, as a user runs it: real files, stdin and
 //! stdout, every exit code, and output files that change only on success.
 
-mod common;
 
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// A temp dir with the files of one test.
 struct Dir {

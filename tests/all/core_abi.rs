@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
+use crate::common::wasm_build;
 
 use wasm_build::repo;
 

@@ -4,10 +4,9 @@
 //! asserts every answer and the bytes left behind; the default guest's
 //! `selftest` checks the same rules from inside a guest.
 
-mod common;
 
 use bufbridge::Limits;
-use common::*;
+use crate::common::*;
 
 const MAX: &str = "18446744073709551615";
 

@@ -6,7 +6,6 @@
 
 #![cfg(unix)]
 
-mod common;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -17,7 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Long enough for any run here on a loaded machine; a run still going
 /// after it hangs, which is the failure some of these tests look for.

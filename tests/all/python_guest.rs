@@ -21,8 +21,7 @@ const CHUNK: usize = 4096;
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
 
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
+use crate::common::wasm_build;
 
 use wasm_build::repo;
 

@@ -1,12 +1,11 @@
 //! The CLI's manners: `--stats`, `-v` and RUST_LOG, and the progress line
 //! that appears only for a person watching a terminal.
 
-mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::bufbridge;
+use crate::common::bufbridge;
 
 fn run(input: &Path, extra: &[&str], words: &[&str]) -> Output {
     let mut cmd = bufbridge();
