@@ -1,7 +1,6 @@
 //! The `bufbridge` command line, as a user runs it: real files, stdin and
 //! stdout, every exit code, and output files that change only on success.
 
-
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,32 +43,6 @@ fn cli(args: &[&dyn AsRef<OsStr>]) -> Output {
 
 fn cli_stdin(args: &[&dyn AsRef<OsStr>], stdin: &[u8]) -> Output {
     run_cli(args.iter().map(|a| a.as_ref()), Some(stdin))
-}
-
-/// `bufbridge run [GUEST] --input IN --output OUT [OPTIONS] -- WORDS`.
-fn run(
-    guest: Option<&Path>,
-    input: &dyn AsRef<OsStr>,
-    output: &dyn AsRef<OsStr>,
-    options: &[&str],
-    words: &[&str],
-) -> Output {
-    let mut args: Vec<&OsStr> = vec![OsStr::new("run")];
-    if let Some(guest) = guest {
-        args.push(guest.as_os_str());
-    }
-    args.extend([
-        OsStr::new("--input"),
-        input.as_ref(),
-        OsStr::new("--output"),
-        output.as_ref(),
-    ]);
-    args.extend(options.iter().map(OsStr::new));
-    if !words.is_empty() {
-        args.push(OsStr::new("--"));
-        args.extend(words.iter().map(OsStr::new));
-    }
-    run_cli(args, None)
 }
 
 fn hostile() -> Option<&'static Path> {
@@ -128,7 +101,7 @@ fn sha256_prints_the_well_known_digests() {
     ] {
         let dir = Dir::new();
         dir.write("in.txt", input);
-        let out = run(None, &dir.path("in.txt"), &"-", &[], &["sha256"]);
+        let out = run(None, dir.path("in.txt"), "-", &[], &["sha256"]);
         assert_exit(&out, 0);
         assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{digest}\n"));
     }
@@ -209,7 +182,7 @@ fn every_default_command_works_on_real_files() {
     let input = b"Hello, World!\nsecond  line\twith Tabs\n\xff\x00end";
     let path = dir.write("in.txt", input);
     for (words, want) in expected(input) {
-        let out = run(None, &path, &dir.path("out.txt"), &[], words);
+        let out = run(None, &path, dir.path("out.txt"), &[], words);
         assert_exit(&out, 0);
         assert!(out.stdout.is_empty(), "{words:?} printed to stdout");
         assert_eq!(dir.read("out.txt"), want, "{words:?}");
@@ -224,7 +197,7 @@ fn a_five_mib_input_goes_through_every_command() {
     let input = generated(5 * 1024 * 1024);
     let path = dir.write("big.bin", &input);
     for (words, want) in expected(&input) {
-        let out = run(None, &path, &dir.path("out.bin"), &[], words);
+        let out = run(None, &path, dir.path("out.bin"), &[], words);
         assert_exit(&out, 0);
         let got = dir.read("out.bin");
         assert_eq!(got.len(), want.len(), "{words:?}: length");
@@ -239,7 +212,7 @@ fn an_empty_input_gives_empty_outputs() {
     for (words, want) in expected(b"") {
         // A previous, longer output is replaced, not partly overwritten.
         dir.write("out", b"old contents");
-        let out = run(None, &path, &dir.path("out"), &[], words);
+        let out = run(None, &path, dir.path("out"), &[], words);
         assert_exit(&out, 0);
         assert_eq!(dir.read("out"), want, "{words:?}");
     }
@@ -273,7 +246,7 @@ fn dash_means_stdin_and_stdout() {
     assert_eq!(dir.read("out"), b"14 2 3\n", "stdin to a file");
 
     let path = dir.write("in", b"abc");
-    let out = run(None, &path, &"-", &[], &["reverse"]);
+    let out = run(None, &path, "-", &[], &["reverse"]);
     assert_exit(&out, 0);
     assert_eq!(out.stdout, b"cba", "a file to stdout");
 }
@@ -294,7 +267,7 @@ fn selftest_passes_with_small_limits_and_with_defaults() {
     let path = dir.write("in", b"selftest input\n");
     let small = ["--quota", "1MiB", "--max-output", "64KiB"];
     for (options, skips) in [(&small[..], false), (&[][..], true)] {
-        let out = run(None, &path, &dir.path("report"), options, &["selftest"]);
+        let out = run(None, &path, dir.path("report"), options, &["selftest"]);
         assert_exit(&out, 0);
         let report = String::from_utf8(dir.read("report")).unwrap();
         let last = report.lines().last().unwrap();
@@ -320,12 +293,12 @@ fn sizes_take_units() {
         ("700", 700, 701),
     ] {
         let path = dir.write("in", &vec![b'x'; fits]);
-        let out = run(None, &path, &dir.path("out"), &["--max-output", size], &[]);
+        let out = run(None, &path, dir.path("out"), &["--max-output", size], &[]);
         assert_exit(&out, 0);
         assert_eq!(dir.read("out").len(), fits, "--max-output {size}");
 
         let path = dir.write("in", &vec![b'x'; too_big]);
-        let out = run(None, &path, &dir.path("out"), &["--max-output", size], &[]);
+        let out = run(None, &path, dir.path("out"), &["--max-output", size], &[]);
         assert_exit(&out, 1);
         let message = stderr(&out);
         assert!(
@@ -336,8 +309,8 @@ fn sizes_take_units() {
     }
     let out = run(
         None,
-        &dir.path("in"),
-        &dir.path("report"),
+        dir.path("in"),
+        dir.path("report"),
         &["--quota", "0.5MiB", "--max-output", "64KiB"],
         &["selftest"],
     );
@@ -358,8 +331,8 @@ fn a_bad_size_is_a_usage_error_that_says_why() {
     ] {
         let out = run(
             None,
-            &dir.path("in.txt"),
-            &dir.path("out.txt"),
+            dir.path("in.txt"),
+            dir.path("out.txt"),
             &[&format!("{option}={size}")],
             &[],
         );
@@ -439,7 +412,7 @@ fn a_guest_error_exits_1_with_its_message_and_keeps_the_old_output() {
     let out = run(
         hostile(),
         &input,
-        &dir.path("new.txt"),
+        dir.path("new.txt"),
         &[],
         &["write-then-err"],
     );
@@ -463,7 +436,7 @@ fn a_trap_exits_3_names_the_cause_and_keeps_the_old_output() {
         assert!(message.contains(cause), "{words:?}: {message}");
     }
     // The same with stdout as the output: nothing is written to it.
-    let out = run(hostile(), &input, &"-", &[], &["write-then-panic"]);
+    let out = run(hostile(), &input, "-", &[], &["write-then-panic"]);
     assert_exit(&out, 3);
     assert!(out.stdout.is_empty(), "{:?}", out.stdout);
 }
@@ -477,8 +450,8 @@ fn a_file_that_is_not_a_guest_exits_2_and_keeps_the_old_output() {
     for (guest, why) in [(&garbage, "valid"), (&empty_component, "processor")] {
         let out = run(
             Some(guest.as_path()),
-            &dir.path("in.txt"),
-            &dir.path("out.txt"),
+            dir.path("in.txt"),
+            dir.path("out.txt"),
             &[],
             &[],
         );
@@ -511,7 +484,7 @@ fn io_errors_exit_4_name_the_path_and_keep_the_old_output() {
     );
 
     // An input that is a directory cannot be read either.
-    let out = run(None, &dir.dir.path(), &output, &[], &[]);
+    let out = run(None, dir.dir.path(), &output, &[], &[]);
     assert_failed_untouched(&out, 4, &dir, &before);
 
     let nowhere = dir.path("no-such-dir/out.txt");
@@ -521,7 +494,7 @@ fn io_errors_exit_4_name_the_path_and_keep_the_old_output() {
     assert_eq!(dir.entries(), before);
 
     fs::create_dir(dir.path("a-dir")).unwrap();
-    let out = run(None, &input, &dir.path("a-dir"), &[], &[]);
+    let out = run(None, &input, dir.path("a-dir"), &[], &[]);
     assert_exit(&out, 4);
     assert!(stderr(&out).contains("a-dir"), "{}", stderr(&out));
     assert_eq!(entries(&dir.path("a-dir")), Vec::<String>::new());
@@ -558,7 +531,7 @@ fn an_output_symlink_is_written_through() {
     let input = dir.write("in", b"through the link");
     dir.write("target", b"old");
     std::os::unix::fs::symlink("target", dir.path("link")).unwrap();
-    let out = run(None, &input, &dir.path("link"), &[], &["upper"]);
+    let out = run(None, &input, dir.path("link"), &[], &["upper"]);
     assert_exit(&out, 0);
     assert!(fs::symlink_metadata(dir.path("link")).unwrap().is_symlink());
     assert_eq!(dir.read("target"), b"THROUGH THE LINK");
@@ -571,14 +544,14 @@ fn an_output_symlink_is_written_through() {
 fn guest_prints_go_to_stderr_never_into_the_output() {
     let dir = Dir::new();
     let input = dir.write("in", b"");
-    let out = run(hostile(), &input, &"-", &[], &["print"]);
+    let out = run(hostile(), &input, "-", &[], &["print"]);
     assert_exit(&out, 0);
     assert_eq!(out.stdout, b"printed\n");
     let message = stderr(&out);
     assert!(message.contains("hostile-stdout-marker"), "{message}");
     assert!(message.contains("hostile-stderr-marker"), "{message}");
 
-    let out = run(hostile(), &input, &dir.path("out"), &[], &["print"]);
+    let out = run(hostile(), &input, dir.path("out"), &[], &["print"]);
     assert_exit(&out, 0);
     assert_eq!(dir.read("out"), b"printed\n");
 }
@@ -618,7 +591,7 @@ fn a_script_from_the_input_file_runs_against_that_input() {
     let script =
         b"len 0\nread 0 0 5\n# a comment\nappend 0 x\ncreate 8\nappend 2 made\ncopy 1 2 0 0 8\n";
     let input = dir.write("script.txt", script);
-    let out = run(hostile(), &input, &"-", &["--quota", "8B"], &["script"]);
+    let out = run(hostile(), &input, "-", &["--quota", "8B"], &["script"]);
     assert_exit(&out, 0);
     let want = format!(
         "made--- results ---\nok {}\nok \"len 0\"\nerr read-only\nok 2\nok\nok 4\n",
@@ -668,7 +641,7 @@ fn guest_args_arrive_verbatim() {
     let dir = Dir::new();
     let input = dir.write("in", b"");
     let words = ["args", "--my-flag", "3", "two words", "ünïcode", "", "-"];
-    let out = run(hostile(), &input, &"-", &[], &words);
+    let out = run(hostile(), &input, "-", &[], &words);
     assert_exit(&out, 0);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -683,7 +656,7 @@ fn a_new_output_file_gets_the_usual_permissions() {
     let dir = Dir::new();
     // fs::write creates with 0666 less the umask, as shells and editors do.
     let input = dir.write("in", b"data");
-    let out = run(None, &input, &dir.path("new"), &[], &[]);
+    let out = run(None, &input, dir.path("new"), &[], &[]);
     assert_exit(&out, 0);
     let mode = |name: &str| fs::metadata(dir.path(name)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("new"), mode("in"), "not a private temp file's 0600");

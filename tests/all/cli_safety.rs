@@ -6,10 +6,9 @@
 
 #![cfg(unix)]
 
-
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -17,73 +16,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-
-/// Long enough for any run here on a loaded machine; a run still going
-/// after it hangs, which is the failure some of these tests look for.
-const HANG: Duration = Duration::from_secs(90);
-
-/// The `bufbridge` binary run through `sh -c SCRIPT`, where the script
-/// refers to the binary and its arguments as `"$@"` (for redirections).
-fn sh(script: &str, args: &[&OsStr]) -> Command {
-    let bufbridge = bufbridge();
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .arg("sh")
-        .arg(bufbridge.get_program())
-        .args(args);
-    for (key, value) in bufbridge.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    cmd
-}
-
-/// Waits for `child`, killing it and failing the test if it runs past
-/// `HANG`; collects what it printed.
-#[track_caller]
-fn finish(mut child: Child) -> Output {
-    let collect = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("bufbridge hung: still running after {HANG:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-#[track_caller]
-fn output_of(mut cmd: Command) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bufbridge");
-    finish(child)
-}
 
 fn os<'a>(args: &[&'a dyn AsRef<OsStr>]) -> Vec<&'a OsStr> {
     args.iter().map(|&a| a.as_ref()).collect()
@@ -169,13 +101,13 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
         &"--",
         &"upper",
     ]));
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     assert_exit(&out, 0);
     writer.join().unwrap();
     assert!(fs::read(&out_path).unwrap() == input.to_ascii_uppercase());
 
     // /dev/fd/3, a pipe the shell opened.
-    let child = sh(
+    let child = bufbridge_sh(
         r#"exec "$@" 3<&0"#,
         &os(&[
             &"run",
@@ -207,7 +139,7 @@ fn a_proc_file_and_a_character_device_are_read_as_streams() {
     // /proc files say they are empty; this one is bufbridge's own status.
     let mut cmd = bufbridge();
     cmd.args(["run", "--input", "/proc/self/status", "--output", "-"]);
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("Name:\tbufbridge"), "{text}");
@@ -224,7 +156,7 @@ fn a_proc_file_and_a_character_device_are_read_as_streams() {
         &"--max-input",
         &"1MiB",
     ]));
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["/dev/zero", "input limit of 1 MiB", "--max-input"]);
     assert_untouched(dir.path(), &before);
@@ -234,18 +166,21 @@ fn a_proc_file_and_a_character_device_are_read_as_streams() {
 fn a_closed_stdin_is_an_error_not_an_empty_input() {
     let (dir, before) = dir_with_old_output(b"");
     for input in ["-", "/dev/stdin"] {
-        let out = output_of(sh(
-            r#"exec "$@" <&-"#,
-            &os(&[
-                &"run",
-                &"--input",
-                &input,
-                &"--output",
-                &dir.path().join("out.txt"),
-                &"--",
-                &"sha256",
-            ]),
-        ));
+        let out = output_of(
+            bufbridge_sh(
+                r#"exec "$@" <&-"#,
+                &os(&[
+                    &"run",
+                    &"--input",
+                    &input,
+                    &"--output",
+                    &dir.path().join("out.txt"),
+                    &"--",
+                    &"sha256",
+                ]),
+            ),
+            None,
+        );
         assert_exit(&out, 4);
         assert_says(&out, &["stdin", "closed"]);
         assert_untouched(dir.path(), &before);
@@ -353,7 +288,7 @@ fn dev_stdout_and_dev_fd_n_append_to_the_redirected_file() {
         let log = dir.path().join("log");
         fs::write(&log, b"first line\n").unwrap();
         let inode = fs::metadata(&log).unwrap().ino();
-        let mut cmd = sh(
+        let mut cmd = bufbridge_sh(
             redirect,
             &os(&[
                 &"run",
@@ -366,7 +301,7 @@ fn dev_stdout_and_dev_fd_n_append_to_the_redirected_file() {
             ]),
         );
         cmd.env("LOG", &log);
-        let out = output_of(cmd);
+        let out = output_of(cmd, None);
         assert_exit(&out, 0);
         assert_eq!(
             String::from_utf8(fs::read(&log).unwrap()).unwrap(),
@@ -386,10 +321,13 @@ fn a_closed_stdout_exits_4() {
     let input = dir.path().join("in.txt");
     fs::write(&input, b"lost?").unwrap();
     for output in ["-", "/dev/stdout"] {
-        let out = output_of(sh(
-            r#"exec "$@" >&-"#,
-            &os(&[&"run", &"--input", &input, &"--output", &output]),
-        ));
+        let out = output_of(
+            bufbridge_sh(
+                r#"exec "$@" >&-"#,
+                &os(&[&"run", &"--input", &input, &"--output", &output]),
+            ),
+            None,
+        );
         assert_exit(&out, 4);
         assert_says(&out, &["stdout", "closed"]);
     }
@@ -435,7 +373,7 @@ fn a_dangling_output_symlink_creates_its_target() {
             &"--",
             &"upper",
         ]));
-        let out = output_of(cmd);
+        let out = output_of(cmd, None);
         assert_exit(&out, 0);
         for link in ["link", "link2"] {
             let meta = fs::symlink_metadata(dir.path().join(link)).unwrap();
@@ -471,7 +409,7 @@ fn the_longest_legal_names_can_be_outputs() {
             &"--",
             &"upper",
         ]));
-        let out = output_of(cmd);
+        let out = output_of(cmd, None);
         assert_exit(&out, 0);
         assert_eq!(fs::read(&output).unwrap(), b"LONG NAME", "{len} bytes");
         fs::remove_file(&output).unwrap();
@@ -602,7 +540,7 @@ fn a_fifo_nobody_opens_is_waited_on_only_until_the_timeout() {
         &"--timeout",
         &"1s",
     ]));
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["fifo", "no writer", "--timeout"]);
     assert_eq!(entries(dir.path()), before_with_fifo);
@@ -618,7 +556,7 @@ fn a_fifo_nobody_opens_is_waited_on_only_until_the_timeout() {
         &"--timeout",
         &"1s",
     ]));
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["fifo", "no reader", "--timeout"]);
     assert!(!fs::metadata(&fifo).unwrap().is_file(), "still a FIFO");
@@ -654,7 +592,7 @@ fn a_guest_must_be_a_regular_file_of_bounded_size() {
                     &dir.path().join("out.txt"),
                 ]));
             }
-            let out = output_of(cmd);
+            let out = output_of(cmd, None);
             assert_exit(&out, code);
             assert_says(&out, &[why, &guest.display().to_string()]);
         }
@@ -681,7 +619,7 @@ fn a_huge_invalid_guest_is_not_echoed_whole() {
         &"--output",
         &"-",
     ]));
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     assert_exit(&out, 2);
     assert!(out.stderr.len() < 64 * 1024, "{} bytes", out.stderr.len());
     assert_says(&out, &["garbage.wat", "more bytes"]);
@@ -709,7 +647,7 @@ fn guest_text_on_a_terminal_has_its_control_characters_escaped() {
             cmd.env(key, value);
         }
     }
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(screen.contains("unknown command"), "{screen:?}");
     assert!(

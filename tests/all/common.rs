@@ -2,10 +2,13 @@
 //! one shared host, the `bufbridge` binary, temp dirs, and the
 //! hostile guest's `script` command.
 
-use std::io::Write;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use bufbridge::{DEFAULT_GUEST, Guest, Host, Limits, RunError};
 
@@ -19,6 +22,12 @@ pub use wasm_build::repo;
 pub fn hostile_wasm_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| build_test_guest("bufbridge_test_hostile"))
+}
+
+/// The SDK's test guest (`tests/guests/sdk`), built with the hostile one.
+pub fn sdk_wasm_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build_test_guest("bufbridge_test_sdk"))
 }
 
 pub fn hostile_wasm() -> &'static [u8] {
@@ -127,45 +136,158 @@ pub fn check_script(input: &[u8], limits: &Limits, steps: &[(&str, &str)]) -> Op
 }
 
 /// The `bufbridge` binary, with its compilation cache in the target
-/// directory rather than the user's cache.
+/// directory rather than the user's cache, and none of the user's logging or
+/// backtrace settings: a test that wants them sets them.
 pub fn bufbridge() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bufbridge"));
     cmd.env(
         "BUFBRIDGE_CACHE_DIR",
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-    );
+    )
+    .env_remove("RUST_LOG")
+    .env("RUST_BACKTRACE", "0")
+    .env_remove("RUST_LIB_BACKTRACE");
     cmd
 }
 
-/// Runs `bufbridge` with `args`, feeding `stdin` (or nothing) to it.
-pub fn run_cli<I, S>(args: I, stdin: Option<&[u8]>) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
+/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS [-- WORDS]`: the
+/// one builder of a run's command line.
+pub fn bufbridge_run(
+    guest: Option<&Path>,
+    input: impl AsRef<OsStr>,
+    output: impl AsRef<OsStr>,
+    options: &[&str],
+    words: &[&str],
+) -> Command {
     let mut cmd = bufbridge();
-    cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.arg("run");
+    if let Some(guest) = guest {
+        cmd.arg(guest);
+    }
+    cmd.arg("--input").arg(input).arg("--output").arg(output);
+    cmd.args(options);
+    if !words.is_empty() {
+        cmd.arg("--").args(words);
+    }
+    cmd
+}
+
+/// [`bufbridge_run`] with stdin empty: what it printed and how it exited.
+#[track_caller]
+pub fn run(
+    guest: Option<&Path>,
+    input: impl AsRef<OsStr>,
+    output_to: impl AsRef<OsStr>,
+    options: &[&str],
+    words: &[&str],
+) -> Output {
+    output_of(bufbridge_run(guest, input, output_to, options, words), None)
+}
+
+/// [`bufbridge`] run through `sh -c SCRIPT`, where the script refers to the
+/// binary as `"$1"` and to it with `args` as `"$@"` (for redirections).
+pub fn bufbridge_sh(script: &str, args: &[&OsStr]) -> Command {
+    let bufbridge = bufbridge();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(bufbridge.get_program())
+        .args(args);
+    for (key, value) in bufbridge.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
+/// Long enough for any run here on a loaded machine; a run still going
+/// after it hangs, which is the failure some tests look for.
+pub const HANG: Duration = Duration::from_secs(90);
+
+/// Runs `cmd` (stdout and stderr captured), feeding it `stdin` or nothing.
+#[track_caller]
+pub fn output_of(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start bufbridge");
     if let Some(bytes) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         let bytes = bytes.to_vec();
         // Written from a thread so a large input cannot deadlock on full pipes.
-        std::thread::spawn(move || {
+        thread::spawn(move || {
             let _ = pipe.write_all(&bytes);
         });
     }
-    child.wait_with_output().expect("wait for bufbridge")
+    finish(child)
+}
+
+/// Runs `bufbridge` with `args`, feeding `stdin` (or nothing) to it.
+#[track_caller]
+pub fn run_cli<I, S>(args: I, stdin: Option<&[u8]>) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = bufbridge();
+    cmd.args(args);
+    output_of(cmd, stdin)
+}
+
+/// Waits for `child`, killing it and failing the test if it runs past
+/// [`HANG`]; collects what it printed to the pipes it has.
+#[track_caller]
+pub fn finish(mut child: Child) -> Output {
+    let collect = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("bufbridge hung: still running after {HANG:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One at a time across the whole binary: the tests that time a run or
+/// measure its memory take this, so they are not skewed by each other's
+/// compiling and running on a machine of two cores.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    // A test that failed holding the lock poisons it; the others carry on.
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The exit code, with stderr in the message when it is not `want`.

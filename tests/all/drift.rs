@@ -15,13 +15,12 @@
 //!   by code (`add_to_linker` calls), which can add or leave out interfaces;
 //! - `wit/CORE_ABI.md`, which is prose, against the core linker.
 
-
 use std::collections::BTreeSet;
 
+use crate::common::*;
 use bufbridge::DEFAULT_GUEST;
 use bufbridge::inspect::{CORE_EXPORTS, CORE_IMPORTS, CORE_MODULE, Compare, host_wit, inspect};
 use bufbridge::{LoadError, inspect::Problem};
-use crate::common::*;
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::decoding::{DecodedWasm, decode};
 use wit_parser::{

@@ -2,11 +2,10 @@
 //! runtime, the blocking `run` where it can and cannot block, time limits
 //! that hold without tokio's timers, and many runs at once on one host.
 
-
 use std::time::{Duration, Instant};
 
-use bufbridge::{Guest, Limit, Limits, RunError};
 use crate::common::{args, default_guest, generated, host, hostile_guest};
+use bufbridge::{Guest, Limit, Limits, RunError};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
 

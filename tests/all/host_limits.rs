@@ -14,13 +14,11 @@
 
 #![cfg(target_os = "linux")]
 
-
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -42,15 +40,6 @@ const MAX_RSS_MIB: u64 = 512;
 /// `--timeout` of 100ms: starting, loading the guest from the cache, the
 /// 100ms, one slice of host work. Generous: the machine is shared.
 const STOPPED_WITHIN: Duration = Duration::from_secs(2);
-
-/// These tests run one at a time, so the timed ones are not slowed by the
-/// others' compiling.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 // ------------------------------------------------------------- watched runs
 
@@ -135,7 +124,7 @@ fn rss_mib(pid: u32) -> u64 {
 
 /// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`, with
 /// its compilation cache in `cache`.
-fn bufbridge_run(
+fn cached_run(
     cache: &Path,
     guest: Option<&Path>,
     input: &Path,
@@ -143,18 +132,8 @@ fn bufbridge_run(
     options: &[&str],
     words: &[&str],
 ) -> Command {
-    let mut cmd = bufbridge();
-    cmd.env("BUFBRIDGE_CACHE_DIR", cache)
-        .env_remove("RUST_LOG")
-        .arg("run");
-    if let Some(guest) = guest {
-        cmd.arg(guest);
-    }
-    cmd.arg("--input").arg(input).arg("--output").arg(output);
-    cmd.args(options);
-    if !words.is_empty() {
-        cmd.arg("--").args(words);
-    }
+    let mut cmd = bufbridge_run(guest, input, output, options, words);
+    cmd.env("BUFBRIDGE_CACHE_DIR", cache);
     cmd
 }
 
@@ -218,7 +197,7 @@ fn assert_stopped_in_time(run: &Run) {
 /// cache rather than compile it.
 fn warm(guest: Option<&Path>, words: &[&str]) {
     let files = Files::new(16);
-    let cmd = bufbridge_run(
+    let cmd = cached_run(
         &timed_cache(),
         guest,
         &files.input,
@@ -235,7 +214,7 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
     warm(None, &["sha256"]);
     // Finishing in time: the deadline stops nothing that ends before it.
     let small = Files::new(64 * MIB);
-    let cmd = bufbridge_run(
+    let cmd = cached_run(
         &timed_cache(),
         None,
         &small.input,
@@ -251,7 +230,7 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
 
     // 4 GiB take seconds to hash, in one host call.
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run(
+    let cmd = cached_run(
         &timed_cache(),
         None,
         &files.input,
@@ -271,7 +250,7 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_component() {
     warm(Some(hostile), &["args"]);
     // One `copy-from` of the whole input into the output file.
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run(
+    let cmd = cached_run(
         &timed_cache(),
         Some(hostile),
         &files.input,
@@ -312,7 +291,7 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_core_module() {
     fs::write(&guest, COPY_ALL_WAT).unwrap();
     // The guest works: a small copy finishes.
     let small = Files::new(3 * MIB);
-    let cmd = bufbridge_run(
+    let cmd = cached_run(
         &timed_cache(),
         Some(&guest),
         &small.input,
@@ -324,7 +303,7 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_core_module() {
     assert_eq!(fs::read(&small.output).unwrap(), vec![0; 3 * MIB as usize]);
 
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run(
+    let cmd = cached_run(
         &timed_cache(),
         Some(&guest),
         &files.input,
@@ -394,7 +373,7 @@ impl CacheCase {
     /// Runs `guest` with `-v`, to stdout; checks that it printed its name.
     #[track_caller]
     fn run(&self, what: &str, guest: &Path) -> Run {
-        let mut cmd = bufbridge_run(
+        let mut cmd = cached_run(
             &self.cache,
             Some(guest),
             &self.input,

@@ -20,7 +20,7 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use crate::common::*;
@@ -35,15 +35,6 @@ const MARGIN_MIB: f64 = 32.0;
 /// A run that takes longer than this is killed and the test fails: no test
 /// hangs, whatever the host does.
 const WATCHDOG: Duration = Duration::from_secs(60);
-
-/// The tests of this file run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    // A test that failed holding the lock poisons it; the others carry on.
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 // ------------------------------------------------------------ measured runs
 
@@ -180,28 +171,16 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`.
-fn bufbridge_run(
+/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`, with
+/// these tests' own compilation cache.
+fn limits_run(
     guest: Option<&Path>,
     input: &Path,
     output: &OsStr,
     options: &[&str],
     words: &[&str],
 ) -> Command {
-    let mut cmd = bufbridge();
-    cmd.arg("run");
-    if let Some(guest) = guest {
-        cmd.arg(guest);
-    }
-    cmd.arg("--input").arg(input).arg("--output").arg(output);
-    cmd.args(options);
-    if !words.is_empty() {
-        cmd.arg("--").args(words);
-    }
-    // The test decides whether a backtrace may appear, not the environment.
-    cmd.env("RUST_BACKTRACE", "0")
-        .env_remove("RUST_LIB_BACKTRACE");
-    // Compiled guests are cached here rather than in the user's cache.
+    let mut cmd = bufbridge_run(guest, input, output, options, words);
     cmd.env("BUFBRIDGE_CACHE_DIR", cache_dir());
     cmd
 }
@@ -241,7 +220,7 @@ fn baseline_rss_mib() -> f64 {
     *BASELINE.get_or_init(|| {
         let files = Files::new(b"tiny input");
         let trivial = || {
-            bufbridge_run(
+            limits_run(
                 Some(hostile_wasm_path()),
                 &files.input,
                 OsStr::new("-"),
@@ -255,7 +234,7 @@ fn baseline_rss_mib() -> f64 {
         run.assert_exit(0);
         assert_eq!(run.stdout, br#"["baseline"]"#);
         // For comparison only: the default guest's `copy`.
-        let cmd = bufbridge_run(None, &files.input, OsStr::new("-"), &[], &["copy"]);
+        let cmd = limits_run(None, &files.input, OsStr::new("-"), &[], &["copy"]);
         let copy = measure("baseline: default `copy` of a tiny input", cmd, true);
         copy.assert_exit(0);
         run.rss_mib()
@@ -265,7 +244,7 @@ fn baseline_rss_mib() -> f64 {
 /// Runs the hostile guest over `files` (to its pre-existing output) with
 /// `options` and `words`, capturing stderr.
 fn hostile(what: &str, files: &Files, options: &[&str], words: &[&str]) -> Run {
-    let cmd = bufbridge_run(
+    let cmd = limits_run(
         Some(hostile_wasm_path()),
         &files.input,
         files.output.as_os_str(),
@@ -552,7 +531,7 @@ fn a_core_module_is_held_to_the_same_limits_from_instantiation_on() {
             "exceeded the memory limit of 64 MiB",
         ),
     ] {
-        let cmd = bufbridge_run(
+        let cmd = limits_run(
             Some(wasm),
             &files.input,
             files.output.as_os_str(),
@@ -583,7 +562,7 @@ fn a_small_fuel_budget_stops_an_infinite_loop_and_a_generous_one_does_not_stop_a
     files.assert_untouched(&run);
 
     let files = Files::new(b"count on me\n");
-    let cmd = bufbridge_run(
+    let cmd = limits_run(
         None,
         &files.input,
         files.output.as_os_str(),
@@ -735,7 +714,7 @@ fn creating_buffers_forever_hits_the_live_buffer_limit() {
 fn a_flood_of_prints_goes_through_without_the_host_holding_it() {
     let _serial = serial();
     let files = Files::new(b"some input");
-    let cmd = bufbridge_run(
+    let cmd = limits_run(
         Some(hostile_wasm_path()),
         &files.input,
         OsStr::new("-"),
@@ -790,7 +769,7 @@ fn only_verbose_adds_details_whatever_rust_backtrace_says() {
     let options = ["--max-buffers", "10"];
     let line = "bufbridge: guest exceeded the limit of 10 live buffers";
 
-    let mut cmd = bufbridge_run(
+    let mut cmd = limits_run(
         Some(hostile_wasm_path()),
         &files.input,
         files.output.as_os_str(),

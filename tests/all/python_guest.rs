@@ -21,9 +21,7 @@ const CHUNK: usize = 4096;
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
 
-use crate::common::wasm_build;
-
-use wasm_build::repo;
+use crate::common::{bufbridge_run, repo};
 
 fn example() -> PathBuf {
     repo().join("examples/python-guest")
@@ -188,14 +186,15 @@ fn step(cmd: &mut Command, what: &str, help: &str) {
 
 /// `bufbridge run WASM --input INPUT --output - --timeout 2m -- WORDS`.
 fn run(built: &Built, input: &Path, words: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bufbridge"))
-        .arg("run")
-        .arg(&built.wasm)
-        .arg("--input")
-        .arg(input)
-        .args(["--output", "-", "--timeout", TIMEOUT, "--"])
-        .args(words)
-        .env("BUFBRIDGE_CACHE_DIR", &built.cache)
+    let mut cmd = bufbridge_run(
+        Some(&built.wasm),
+        input,
+        "-",
+        &["--timeout", TIMEOUT],
+        words,
+    );
+    // Not `output()`: its watchdog is shorter than this guest's --timeout.
+    cmd.env("BUFBRIDGE_CACHE_DIR", &built.cache)
         .stdin(Stdio::null())
         .output()
         .expect("start bufbridge")
@@ -468,15 +467,15 @@ fn a_refused_append_fails_the_run_with_the_buffer_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, text()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bufbridge"))
-        .arg("run")
-        .arg(&built.wasm)
-        .arg("--input")
-        .arg(&input)
-        .args(["--output", "-", "--max-output", "10000", "--", "rot13"])
-        .env("BUFBRIDGE_CACHE_DIR", &built.cache)
-        .output()
-        .unwrap();
+    let mut cmd = bufbridge_run(
+        Some(&built.wasm),
+        &input,
+        "-",
+        &["--max-output", "10000"],
+        &["rot13"],
+    );
+    cmd.env("BUFBRIDGE_CACHE_DIR", &built.cache);
+    let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 1, "{stderr}");
     assert!(

@@ -3,11 +3,10 @@
 //! no output, it sees nothing of the host, and its limits hold. Also the
 //! default guest's commands and loading guests that are not guests.
 
-
 use std::thread;
 
-use bufbridge::{Limits, RunError};
 use crate::common::*;
+use bufbridge::{Limits, RunError};
 
 /// The run was stopped by the host (a trap or a limit, not the guest's own
 /// `err`); returns the one-line cause.
