@@ -76,16 +76,6 @@ fn expected(input: &[u8]) -> Vec<(&'static [&'static str], Vec<u8>)> {
     ]
 }
 
-/// The hex SHA-256 and a newline, computed here independently of the host.
-fn sha256_line(bytes: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let hex: String = sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{hex}\n").into_bytes()
-}
-
 #[test]
 fn sha256_prints_the_well_known_digests() {
     // FIPS 180-2's "abc" example and the empty input.
@@ -113,18 +103,14 @@ fn sha256_prints_the_well_known_digests() {
 fn assert_failed_untouched(out: &Output, want: i32, dir: &Dir, before: &[String]) {
     assert_exit(out, want);
     assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
-    assert_eq!(&dir.entries(), before, "files in the output's directory");
-    assert_eq!(dir.read("out.txt"), b"precious old output");
+    assert_untouched(dir.dir.path(), before);
     assert!(!out.stderr.is_empty(), "a failure says why");
 }
 
 /// A dir with `in.txt` and a pre-existing `out.txt`.
 fn dir_with_old_output(input: &[u8]) -> (Dir, Vec<String>) {
-    let dir = Dir::new();
-    dir.write("in.txt", input);
-    dir.write("out.txt", b"precious old output");
-    let before = dir.entries();
-    (dir, before)
+    let (dir, before) = crate::common::dir_with_old_output(input);
+    (Dir { dir }, before)
 }
 
 // -------------------------------------------------------------------- help

@@ -172,6 +172,21 @@ pub fn bufbridge_run(
     cmd
 }
 
+/// [`bufbridge_run`] with its compilation cache in `cache`, for tests that
+/// fill, break or time a cache of their own.
+pub fn bufbridge_run_in(
+    cache: &Path,
+    guest: Option<&Path>,
+    input: impl AsRef<OsStr>,
+    output: impl AsRef<OsStr>,
+    options: &[&str],
+    words: &[&str],
+) -> Command {
+    let mut cmd = bufbridge_run(guest, input, output, options, words);
+    cmd.env("BUFBRIDGE_CACHE_DIR", cache);
+    cmd
+}
+
 /// [`bufbridge_run`] with stdin empty: what it printed and how it exited.
 #[track_caller]
 pub fn run(
@@ -299,6 +314,38 @@ pub fn assert_exit(out: &Output, want: i32) {
         "exit code; stderr:\n{}",
         stderr(out)
     );
+}
+
+/// What a test leaves in an output file beforehand, to see that a failed run
+/// keeps it.
+pub const OLD_OUTPUT: &[u8] = b"precious old output\n";
+
+/// A temp dir with `in.txt` holding `input` and an `out.txt` holding
+/// [`OLD_OUTPUT`]; the names in it.
+pub fn dir_with_old_output(input: &[u8]) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("in.txt"), input).unwrap();
+    std::fs::write(dir.path().join("out.txt"), OLD_OUTPUT).unwrap();
+    let before = entries(dir.path());
+    (dir, before)
+}
+
+/// The directory of [`dir_with_old_output`] holds what it held, and
+/// `out.txt` still [`OLD_OUTPUT`].
+#[track_caller]
+pub fn assert_untouched(dir: &Path, before: &[String]) {
+    assert_eq!(entries(dir), before, "files in the output's directory");
+    assert_eq!(std::fs::read(dir.join("out.txt")).unwrap(), OLD_OUTPUT);
+}
+
+/// The default guest's `sha256` of `bytes`: the hex digest and a newline.
+pub fn sha256_line(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{hex}\n").into_bytes()
 }
 
 pub fn tempdir() -> tempfile::TempDir {

@@ -122,21 +122,6 @@ fn rss_mib(pid: u32) -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`, with
-/// its compilation cache in `cache`.
-fn cached_run(
-    cache: &Path,
-    guest: Option<&Path>,
-    input: &Path,
-    output: &Path,
-    options: &[&str],
-    words: &[&str],
-) -> Command {
-    let mut cmd = bufbridge_run(guest, input, output, options, words);
-    cmd.env("BUFBRIDGE_CACHE_DIR", cache);
-    cmd
-}
-
 /// A file of `len` zero bytes that costs no disk: a hole.
 fn sparse(path: &Path, len: u64) -> PathBuf {
     fs::File::create(path).unwrap().set_len(len).unwrap();
@@ -149,8 +134,6 @@ fn sparse(path: &Path, len: u64) -> PathBuf {
 fn timed_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-limits-cache")
 }
-
-const OLD_OUTPUT: &[u8] = b"precious old output\n";
 
 /// A directory with a sparse input of `len` bytes and a pre-existing output.
 struct Files {
@@ -197,7 +180,7 @@ fn assert_stopped_in_time(run: &Run) {
 /// cache rather than compile it.
 fn warm(guest: Option<&Path>, words: &[&str]) {
     let files = Files::new(16);
-    let cmd = cached_run(
+    let cmd = bufbridge_run_in(
         &timed_cache(),
         guest,
         &files.input,
@@ -214,7 +197,7 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
     warm(None, &["sha256"]);
     // Finishing in time: the deadline stops nothing that ends before it.
     let small = Files::new(64 * MIB);
-    let cmd = cached_run(
+    let cmd = bufbridge_run_in(
         &timed_cache(),
         None,
         &small.input,
@@ -230,7 +213,7 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
 
     // 4 GiB take seconds to hash, in one host call.
     let files = Files::new(4 * GIB);
-    let cmd = cached_run(
+    let cmd = bufbridge_run_in(
         &timed_cache(),
         None,
         &files.input,
@@ -250,7 +233,7 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_component() {
     warm(Some(hostile), &["args"]);
     // One `copy-from` of the whole input into the output file.
     let files = Files::new(4 * GIB);
-    let cmd = cached_run(
+    let cmd = bufbridge_run_in(
         &timed_cache(),
         Some(hostile),
         &files.input,
@@ -291,7 +274,7 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_core_module() {
     fs::write(&guest, COPY_ALL_WAT).unwrap();
     // The guest works: a small copy finishes.
     let small = Files::new(3 * MIB);
-    let cmd = cached_run(
+    let cmd = bufbridge_run_in(
         &timed_cache(),
         Some(&guest),
         &small.input,
@@ -303,7 +286,7 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_core_module() {
     assert_eq!(fs::read(&small.output).unwrap(), vec![0; 3 * MIB as usize]);
 
     let files = Files::new(4 * GIB);
-    let cmd = cached_run(
+    let cmd = bufbridge_run_in(
         &timed_cache(),
         Some(&guest),
         &files.input,
@@ -373,7 +356,7 @@ impl CacheCase {
     /// Runs `guest` with `-v`, to stdout; checks that it printed its name.
     #[track_caller]
     fn run(&self, what: &str, guest: &Path) -> Run {
-        let mut cmd = cached_run(
+        let mut cmd = bufbridge_run_in(
             &self.cache,
             Some(guest),
             &self.input,

@@ -171,20 +171,6 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`, with
-/// these tests' own compilation cache.
-fn limits_run(
-    guest: Option<&Path>,
-    input: &Path,
-    output: &OsStr,
-    options: &[&str],
-    words: &[&str],
-) -> Command {
-    let mut cmd = bufbridge_run(guest, input, output, options, words);
-    cmd.env("BUFBRIDGE_CACHE_DIR", cache_dir());
-    cmd
-}
-
 /// The compilation cache of these tests' runs, in the target directory.
 fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("limits-cache")
@@ -220,7 +206,8 @@ fn baseline_rss_mib() -> f64 {
     *BASELINE.get_or_init(|| {
         let files = Files::new(b"tiny input");
         let trivial = || {
-            limits_run(
+            bufbridge_run_in(
+                &cache_dir(),
                 Some(hostile_wasm_path()),
                 &files.input,
                 OsStr::new("-"),
@@ -234,7 +221,14 @@ fn baseline_rss_mib() -> f64 {
         run.assert_exit(0);
         assert_eq!(run.stdout, br#"["baseline"]"#);
         // For comparison only: the default guest's `copy`.
-        let cmd = limits_run(None, &files.input, OsStr::new("-"), &[], &["copy"]);
+        let cmd = bufbridge_run_in(
+            &cache_dir(),
+            None,
+            &files.input,
+            OsStr::new("-"),
+            &[],
+            &["copy"],
+        );
         let copy = measure("baseline: default `copy` of a tiny input", cmd, true);
         copy.assert_exit(0);
         run.rss_mib()
@@ -244,7 +238,8 @@ fn baseline_rss_mib() -> f64 {
 /// Runs the hostile guest over `files` (to its pre-existing output) with
 /// `options` and `words`, capturing stderr.
 fn hostile(what: &str, files: &Files, options: &[&str], words: &[&str]) -> Run {
-    let cmd = limits_run(
+    let cmd = bufbridge_run_in(
+        &cache_dir(),
         Some(hostile_wasm_path()),
         &files.input,
         files.output.as_os_str(),
@@ -255,8 +250,6 @@ fn hostile(what: &str, files: &Files, options: &[&str], words: &[&str]) -> Run {
 }
 
 // --------------------------------------------------------------- the files
-
-const OLD_OUTPUT: &[u8] = b"precious old output\n";
 
 /// A temp dir with an input file and a pre-existing output file, and what
 /// they were before any run.
@@ -531,7 +524,8 @@ fn a_core_module_is_held_to_the_same_limits_from_instantiation_on() {
             "exceeded the memory limit of 64 MiB",
         ),
     ] {
-        let cmd = limits_run(
+        let cmd = bufbridge_run_in(
+            &cache_dir(),
             Some(wasm),
             &files.input,
             files.output.as_os_str(),
@@ -562,7 +556,8 @@ fn a_small_fuel_budget_stops_an_infinite_loop_and_a_generous_one_does_not_stop_a
     files.assert_untouched(&run);
 
     let files = Files::new(b"count on me\n");
-    let cmd = limits_run(
+    let cmd = bufbridge_run_in(
+        &cache_dir(),
         None,
         &files.input,
         files.output.as_os_str(),
@@ -714,7 +709,8 @@ fn creating_buffers_forever_hits_the_live_buffer_limit() {
 fn a_flood_of_prints_goes_through_without_the_host_holding_it() {
     let _serial = serial();
     let files = Files::new(b"some input");
-    let cmd = limits_run(
+    let cmd = bufbridge_run_in(
+        &cache_dir(),
         Some(hostile_wasm_path()),
         &files.input,
         OsStr::new("-"),
@@ -769,7 +765,8 @@ fn only_verbose_adds_details_whatever_rust_backtrace_says() {
     let options = ["--max-buffers", "10"];
     let line = "bufbridge: guest exceeded the limit of 10 live buffers";
 
-    let mut cmd = limits_run(
+    let mut cmd = bufbridge_run_in(
+        &cache_dir(),
         Some(hostile_wasm_path()),
         &files.input,
         files.output.as_os_str(),

@@ -21,7 +21,7 @@ const CHUNK: usize = 4096;
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
 
-use crate::common::{bufbridge_run, repo};
+use crate::common::{bufbridge_run_in, repo};
 
 fn example() -> PathBuf {
     repo().join("examples/python-guest")
@@ -186,18 +186,16 @@ fn step(cmd: &mut Command, what: &str, help: &str) {
 
 /// `bufbridge run WASM --input INPUT --output - --timeout 2m -- WORDS`.
 fn run(built: &Built, input: &Path, words: &[&str]) -> Output {
-    let mut cmd = bufbridge_run(
+    let mut cmd = bufbridge_run_in(
+        &built.cache,
         Some(&built.wasm),
         input,
         "-",
         &["--timeout", TIMEOUT],
         words,
     );
-    // Not `output()`: its watchdog is shorter than this guest's --timeout.
-    cmd.env("BUFBRIDGE_CACHE_DIR", &built.cache)
-        .stdin(Stdio::null())
-        .output()
-        .expect("start bufbridge")
+    // Not `output_of`: its watchdog is shorter than this guest's --timeout.
+    cmd.stdin(Stdio::null()).output().expect("start bufbridge")
 }
 
 fn code(out: &Output) -> i32 {
@@ -467,14 +465,14 @@ fn a_refused_append_fails_the_run_with_the_buffer_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, text()).unwrap();
-    let mut cmd = bufbridge_run(
+    let mut cmd = bufbridge_run_in(
+        &built.cache,
         Some(&built.wasm),
         &input,
         "-",
         &["--max-output", "10000"],
         &["rot13"],
     );
-    cmd.env("BUFBRIDGE_CACHE_DIR", &built.cache);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 1, "{stderr}");
