@@ -9,7 +9,7 @@
 //! - a cache that someone else can write is not trusted.
 //!
 //! Every run is watched: one that hangs or grows past [`MAX_RSS_MIB`] is
-//! killed and fails its test. `cargo test --test host_limits -- --nocapture`
+//! killed and fails its test. `cargo test --test all host_limits:: -- --nocapture`
 //! prints the figures.
 
 #![cfg(target_os = "linux")]

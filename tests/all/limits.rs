@@ -5,7 +5,7 @@
 //!
 //! Each run is timed, and its peak RSS is taken from the OS (`wait4`'s
 //! `ru_maxrss`) and compared with a trivial run's. The figures are printed:
-//! `cargo test --test limits -- --nocapture` shows them.
+//! `cargo test --test all limits:: -- --nocapture` shows them.
 //!
 //! The tests run one at a time (see [`serial`]): on two cores a neighbour
 //! would skew both the timings and the memory figures. They are for Linux,

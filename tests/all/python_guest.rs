@@ -127,7 +127,7 @@ fn componentize_py(work: &Path) -> PathBuf {
          BUFBRIDGE_PYTHON to a Python 3 interpreter, or make the venv yourself and \
          point the test at it:\n\
          \n    python3 -m venv /tmp/cpy && /tmp/cpy/bin/pip install -r {requirements}\
-         \n    BUFBRIDGE_COMPONENTIZE_PY=/tmp/cpy/bin/componentize-py cargo test --test python_guest\n",
+         \n    BUFBRIDGE_COMPONENTIZE_PY=/tmp/cpy/bin/componentize-py cargo test --test all python_guest::\n",
         python = python.to_string_lossy(),
         venv = venv.display(),
         requirements = requirements.display(),
