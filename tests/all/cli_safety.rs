@@ -80,23 +80,21 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
     assert!(fs::read(&out_path).unwrap() == input.to_ascii_uppercase());
 
     // /dev/fd/3, a pipe the shell opened.
-    let child = bufbridge_sh(
-        r#"exec "$@" 3<&0"#,
-        &os(&[
-            &"run",
-            &"--input",
-            &"/dev/fd/3",
-            &"--output",
-            &"-",
-            &"--",
-            &"count",
-        ]),
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = spawn(
+        &mut bufbridge_sh(
+            r#"exec "$@" 3<&0"#,
+            &os(&[
+                &"run",
+                &"--input",
+                &"/dev/fd/3",
+                &"--output",
+                &"-",
+                &"--",
+                &"count",
+            ]),
+        ),
+        Stdio::piped(),
+    );
     let mut child = child;
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(b"one two\nthree\n").unwrap();
@@ -186,8 +184,8 @@ fn a_signal_removes_the_temporary_file_and_keeps_the_destination() {
         (libc::SIGHUP, "SIGHUP", 129),
     ] {
         let (dir, before) = dir_with_old_output(b"some input");
-        let mut child = bufbridge()
-            .args(os(&[
+        let mut child = spawn(
+            bufbridge().args(os(&[
                 &"run",
                 &hostile_wasm_path(),
                 &"--input",
@@ -197,12 +195,9 @@ fn a_signal_removes_the_temporary_file_and_keeps_the_destination() {
                 &"--",
                 &"sleep",
                 &"60",
-            ]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            ])),
+            Stdio::null(),
+        );
         wait_for_temp_file(dir.path(), &mut child);
         // Into the run (or still compiling: either way the file must go).
         thread::sleep(Duration::from_millis(300));
@@ -219,20 +214,18 @@ fn a_signal_removes_the_temporary_file_and_keeps_the_destination() {
 fn a_signal_while_reading_stdin_leaves_no_spool() {
     let (dir, before) = dir_with_old_output(b"");
     let spools = tempdir();
-    let mut child = bufbridge()
-        .args(os(&[
-            &"run",
-            &"--input",
-            &"-",
-            &"--output",
-            &dir.path().join("out.txt"),
-        ]))
-        .env("TMPDIR", spools.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        bufbridge()
+            .args(os(&[
+                &"run",
+                &"--input",
+                &"-",
+                &"--output",
+                &dir.path().join("out.txt"),
+            ]))
+            .env("TMPDIR", spools.path()),
+        Stdio::piped(),
+    );
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(&generated(1 << 20)).unwrap();
     // The pipe stays open: bufbridge is still reading when the signal comes.
@@ -311,13 +304,10 @@ fn a_stdout_whose_reader_is_gone_exits_4() {
     let dir = tempdir();
     let input = dir.path().join("in.txt");
     fs::write(&input, generated(1 << 20)).unwrap();
-    let mut child = bufbridge()
-        .args(os(&[&"run", &"--input", &input, &"--output", &"-"]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        bufbridge().args(os(&[&"run", &"--input", &input, &"--output", &"-"])),
+        Stdio::null(),
+    );
     drop(child.stdout.take());
     let out = finish(child);
     assert_exit(&out, 4);
@@ -395,8 +385,8 @@ fn the_longest_legal_names_can_be_outputs() {
 #[test]
 fn an_endless_stdin_stops_at_the_timeout() {
     let (dir, before) = dir_with_old_output(b"");
-    let mut child = bufbridge()
-        .args(os(&[
+    let mut child = spawn(
+        bufbridge().args(os(&[
             &"run",
             &"--input",
             &"-",
@@ -406,12 +396,9 @@ fn an_endless_stdin_stops_at_the_timeout() {
             &"1s",
             &"--",
             &"count",
-        ]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ])),
+        Stdio::piped(),
+    );
     // A writer that never finishes (like `yes`), slowly, so the limit that
     // stops it is the time.
     let mut pipe = child.stdin.take().unwrap();
@@ -431,8 +418,8 @@ fn an_endless_stdin_stops_at_the_timeout() {
 
 #[test]
 fn reading_stdin_and_the_guest_share_the_timeout() {
-    let mut child = bufbridge()
-        .args(os(&[
+    let mut child = spawn(
+        bufbridge().args(os(&[
             &"run",
             &hostile_wasm_path(),
             &"--input",
@@ -443,12 +430,9 @@ fn reading_stdin_and_the_guest_share_the_timeout() {
             &"2s",
             &"--",
             &"spin",
-        ]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ])),
+        Stdio::piped(),
+    );
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(b"slow input\n").unwrap();
     thread::sleep(Duration::from_millis(500));

@@ -225,14 +225,14 @@ pub const HANG: Duration = Duration::from_secs(90);
 /// Runs `cmd` (stdout and stderr captured), feeding it `stdin` or nothing.
 #[track_caller]
 pub fn output_of(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start bufbridge");
+    let mut child = spawn(
+        &mut cmd,
+        if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        },
+    );
     if let Some(bytes) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         let bytes = bytes.to_vec();
@@ -242,6 +242,17 @@ pub fn output_of(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
         });
     }
     finish(child)
+}
+
+/// Starts `cmd` with `stdin` and its stdout and stderr piped, for
+/// [`finish`].
+#[track_caller]
+pub fn spawn(cmd: &mut Command, stdin: Stdio) -> Child {
+    cmd.stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bufbridge")
 }
 
 /// Runs `bufbridge` with `args`, feeding `stdin` (or nothing) to it.
