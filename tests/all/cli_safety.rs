@@ -6,7 +6,6 @@
 
 #![cfg(unix)]
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -16,10 +15,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-
-fn os<'a>(args: &[&'a dyn AsRef<OsStr>]) -> Vec<&'a OsStr> {
-    args.iter().map(|&a| a.as_ref()).collect()
-}
 
 #[track_caller]
 fn assert_says(out: &Output, words: &[&str]) {
@@ -64,16 +59,7 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
         thread::spawn(move || fs::write(fifo, input).unwrap())
     };
     let out_path = dir.path().join("out.txt");
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
-        &fifo,
-        &"--output",
-        &out_path,
-        &"--",
-        &"upper",
-    ]));
+    let cmd = bufbridge_run(None, &fifo, &out_path, &[], &["upper"]);
     let out = output_of(cmd, None);
     assert_exit(&out, 0);
     writer.join().unwrap();
@@ -83,15 +69,7 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
     let child = spawn(
         &mut bufbridge_sh(
             r#"exec "$@" 3<&0"#,
-            &os(&[
-                &"run",
-                &"--input",
-                &"/dev/fd/3",
-                &"--output",
-                &"-",
-                &"--",
-                &"count",
-            ]),
+            &run_args(None, "/dev/fd/3", "-", &[], &["count"]),
         ),
         Stdio::piped(),
     );
@@ -117,16 +95,13 @@ fn a_proc_file_and_a_character_device_are_read_as_streams() {
 
     // /dev/zero never ends: it stops at --max-input.
     let (dir, before) = dir_with_old_output(b"");
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
-        &"/dev/zero",
-        &"--output",
-        &dir.path().join("out.txt"),
-        &"--max-input",
-        &"1MiB",
-    ]));
+    let cmd = bufbridge_run(
+        None,
+        "/dev/zero",
+        dir.path().join("out.txt"),
+        &["--max-input", "1MiB"],
+        &[],
+    );
     let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["/dev/zero", "input limit of 1 MiB", "--max-input"]);
@@ -140,15 +115,7 @@ fn a_closed_stdin_is_an_error_not_an_empty_input() {
         let out = output_of(
             bufbridge_sh(
                 r#"exec "$@" <&-"#,
-                &os(&[
-                    &"run",
-                    &"--input",
-                    &input,
-                    &"--output",
-                    &dir.path().join("out.txt"),
-                    &"--",
-                    &"sha256",
-                ]),
+                &run_args(None, input, dir.path().join("out.txt"), &[], &["sha256"]),
             ),
             None,
         );
@@ -185,17 +152,13 @@ fn a_signal_removes_the_temporary_file_and_keeps_the_destination() {
     ] {
         let (dir, before) = dir_with_old_output(b"some input");
         let mut child = spawn(
-            bufbridge().args(os(&[
-                &"run",
-                &hostile_wasm_path(),
-                &"--input",
-                &dir.path().join("in.txt"),
-                &"--output",
-                &dir.path().join("out.txt"),
-                &"--",
-                &"sleep",
-                &"60",
-            ])),
+            &mut bufbridge_run(
+                Some(hostile_wasm_path()),
+                dir.path().join("in.txt"),
+                dir.path().join("out.txt"),
+                &[],
+                &["sleep", "60"],
+            ),
             Stdio::null(),
         );
         wait_for_temp_file(dir.path(), &mut child);
@@ -215,15 +178,7 @@ fn a_signal_while_reading_stdin_leaves_no_spool() {
     let (dir, before) = dir_with_old_output(b"");
     let spools = tempdir();
     let mut child = spawn(
-        bufbridge()
-            .args(os(&[
-                &"run",
-                &"--input",
-                &"-",
-                &"--output",
-                &dir.path().join("out.txt"),
-            ]))
-            .env("TMPDIR", spools.path()),
+        bufbridge_run(None, "-", dir.path().join("out.txt"), &[], &[]).env("TMPDIR", spools.path()),
         Stdio::piped(),
     );
     let mut pipe = child.stdin.take().unwrap();
@@ -254,18 +209,7 @@ fn dev_stdout_and_dev_fd_n_append_to_the_redirected_file() {
         let log = dir.path().join("log");
         fs::write(&log, b"first line\n").unwrap();
         let inode = fs::metadata(&log).unwrap().ino();
-        let mut cmd = bufbridge_sh(
-            redirect,
-            &os(&[
-                &"run",
-                &"--input",
-                &input,
-                &"--output",
-                &output,
-                &"--",
-                &"upper",
-            ]),
-        );
+        let mut cmd = bufbridge_sh(redirect, &run_args(None, &input, output, &[], &["upper"]));
         cmd.env("LOG", &log);
         let out = output_of(cmd, None);
         assert_exit(&out, 0);
@@ -290,7 +234,7 @@ fn a_closed_stdout_exits_4() {
         let out = output_of(
             bufbridge_sh(
                 r#"exec "$@" >&-"#,
-                &os(&[&"run", &"--input", &input, &"--output", &output]),
+                &run_args(None, &input, output, &[], &[]),
             ),
             None,
         );
@@ -305,7 +249,7 @@ fn a_stdout_whose_reader_is_gone_exits_4() {
     let input = dir.path().join("in.txt");
     fs::write(&input, generated(1 << 20)).unwrap();
     let mut child = spawn(
-        bufbridge().args(os(&[&"run", &"--input", &input, &"--output", &"-"])),
+        &mut bufbridge_run(None, &input, "-", &[], &[]),
         Stdio::null(),
     );
     drop(child.stdout.take());
@@ -326,16 +270,7 @@ fn a_dangling_output_symlink_creates_its_target() {
     std::os::unix::fs::symlink("sub/target", dir.path().join("link2")).unwrap();
     std::os::unix::fs::symlink("link2", dir.path().join("link")).unwrap();
     for round in ["creates", "replaces"] {
-        let mut cmd = bufbridge();
-        cmd.args(os(&[
-            &"run",
-            &"--input",
-            &input,
-            &"--output",
-            &dir.path().join("link"),
-            &"--",
-            &"upper",
-        ]));
+        let cmd = bufbridge_run(None, &input, dir.path().join("link"), &[], &["upper"]);
         let out = output_of(cmd, None);
         assert_exit(&out, 0);
         for link in ["link", "link2"] {
@@ -362,16 +297,7 @@ fn the_longest_legal_names_can_be_outputs() {
     for len in [240, 255] {
         let name = "n".repeat(len - 4) + ".txt";
         let output = dir.path().join(&name);
-        let mut cmd = bufbridge();
-        cmd.args(os(&[
-            &"run",
-            &"--input",
-            &input,
-            &"--output",
-            &output,
-            &"--",
-            &"upper",
-        ]));
+        let cmd = bufbridge_run(None, &input, &output, &[], &["upper"]);
         let out = output_of(cmd, None);
         assert_exit(&out, 0);
         assert_eq!(fs::read(&output).unwrap(), b"LONG NAME", "{len} bytes");
@@ -386,17 +312,13 @@ fn the_longest_legal_names_can_be_outputs() {
 fn an_endless_stdin_stops_at_the_timeout() {
     let (dir, before) = dir_with_old_output(b"");
     let mut child = spawn(
-        bufbridge().args(os(&[
-            &"run",
-            &"--input",
-            &"-",
-            &"--output",
-            &dir.path().join("out.txt"),
-            &"--timeout",
-            &"1s",
-            &"--",
-            &"count",
-        ])),
+        &mut bufbridge_run(
+            None,
+            "-",
+            dir.path().join("out.txt"),
+            &["--timeout", "1s"],
+            &["count"],
+        ),
         Stdio::piped(),
     );
     // A writer that never finishes (like `yes`), slowly, so the limit that
@@ -419,18 +341,13 @@ fn an_endless_stdin_stops_at_the_timeout() {
 #[test]
 fn reading_stdin_and_the_guest_share_the_timeout() {
     let mut child = spawn(
-        bufbridge().args(os(&[
-            &"run",
-            &hostile_wasm_path(),
-            &"--input",
-            &"-",
-            &"--output",
-            &"-",
-            &"--timeout",
-            &"2s",
-            &"--",
-            &"spin",
-        ])),
+        &mut bufbridge_run(
+            Some(hostile_wasm_path()),
+            "-",
+            "-",
+            &["--timeout", "2s"],
+            &["spin"],
+        ),
         Stdio::piped(),
     );
     let mut pipe = child.stdin.take().unwrap();
@@ -446,15 +363,13 @@ fn reading_stdin_and_the_guest_share_the_timeout() {
 fn a_flooding_stdin_stops_at_max_input() {
     let (dir, before) = dir_with_old_output(b"");
     let out = run_cli(
-        os(&[
-            &"run",
-            &"--input",
-            &"-",
-            &"--output",
-            &dir.path().join("out.txt"),
-            &"--max-input",
-            &"1MiB",
-        ]),
+        run_args(
+            None,
+            "-",
+            dir.path().join("out.txt"),
+            &["--max-input", "1MiB"],
+            &[],
+        ),
         Some(&generated(3 << 20)),
     );
     assert_exit(&out, 3);
@@ -487,32 +402,26 @@ fn a_fifo_nobody_opens_is_waited_on_only_until_the_timeout() {
     let before_with_fifo = entries(dir.path());
 
     // As the input: no writer ever comes.
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
+    let cmd = bufbridge_run(
+        None,
         &fifo,
-        &"--output",
-        &dir.path().join("out.txt"),
-        &"--timeout",
-        &"1s",
-    ]));
+        dir.path().join("out.txt"),
+        &["--timeout", "1s"],
+        &[],
+    );
     let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["fifo", "no writer", "--timeout"]);
     assert_eq!(entries(dir.path()), before_with_fifo);
 
     // As the output: no reader ever comes.
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
-        &dir.path().join("in.txt"),
-        &"--output",
+    let cmd = bufbridge_run(
+        None,
+        dir.path().join("in.txt"),
         &fifo,
-        &"--timeout",
-        &"1s",
-    ]));
+        &["--timeout", "1s"],
+        &[],
+    );
     let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["fifo", "no reader", "--timeout"]);
@@ -539,16 +448,19 @@ fn a_guest_must_be_a_regular_file_of_bounded_size() {
         (huge.clone(), 3, "limit of 256 MiB"),
     ] {
         for command in ["run", "inspect"] {
-            let mut cmd = bufbridge();
-            cmd.args(os(&[&command, &guest]));
-            if command == "run" {
-                cmd.args(os(&[
-                    &"--input",
-                    &dir.path().join("in.txt"),
-                    &"--output",
-                    &dir.path().join("out.txt"),
-                ]));
-            }
+            let cmd = if command == "run" {
+                bufbridge_run(
+                    Some(&guest),
+                    dir.path().join("in.txt"),
+                    dir.path().join("out.txt"),
+                    &[],
+                    &[],
+                )
+            } else {
+                let mut cmd = bufbridge();
+                cmd.arg(command).arg(&guest);
+                cmd
+            };
             let out = output_of(cmd, None);
             assert_exit(&out, code);
             assert_says(&out, &[why, &guest.display().to_string()]);
@@ -567,15 +479,7 @@ fn a_huge_invalid_guest_is_not_echoed_whole() {
     let guest = dir.path().join("garbage.wat");
     fs::write(&guest, vec![b'x'; 20 << 20]).unwrap();
     fs::write(dir.path().join("in"), b"").unwrap();
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &guest,
-        &"--input",
-        &dir.path().join("in"),
-        &"--output",
-        &"-",
-    ]));
+    let cmd = bufbridge_run(Some(&guest), dir.path().join("in"), "-", &[], &[]);
     let out = output_of(cmd, None);
     assert_exit(&out, 2);
     assert!(out.stderr.len() < 64 * 1024, "{} bytes", out.stderr.len());

@@ -2,7 +2,7 @@
 //! one shared host, the `bufbridge` binary, temp dirs, and the
 //! hostile guest's `script` command.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -150,8 +150,29 @@ pub fn bufbridge() -> Command {
     cmd
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS [-- WORDS]`: the
-/// one builder of a run's command line.
+/// `run [GUEST] --input IN --output OUT OPTIONS [-- WORDS]`: the one
+/// builder of a run's command line, for [`bufbridge_run`] and for shell
+/// scripts ([`bufbridge_sh`]).
+pub fn run_args(
+    guest: Option<&Path>,
+    input: impl AsRef<OsStr>,
+    output: impl AsRef<OsStr>,
+    options: &[&str],
+    words: &[&str],
+) -> Vec<OsString> {
+    let mut args = vec![OsString::from("run")];
+    args.extend(guest.map(OsString::from));
+    args.extend(["--input".into(), input.as_ref().into()]);
+    args.extend(["--output".into(), output.as_ref().into()]);
+    args.extend(options.iter().map(OsString::from));
+    if !words.is_empty() {
+        args.push("--".into());
+        args.extend(words.iter().map(OsString::from));
+    }
+    args
+}
+
+/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS [-- WORDS]`.
 pub fn bufbridge_run(
     guest: Option<&Path>,
     input: impl AsRef<OsStr>,
@@ -160,15 +181,7 @@ pub fn bufbridge_run(
     words: &[&str],
 ) -> Command {
     let mut cmd = bufbridge();
-    cmd.arg("run");
-    if let Some(guest) = guest {
-        cmd.arg(guest);
-    }
-    cmd.arg("--input").arg(input).arg("--output").arg(output);
-    cmd.args(options);
-    if !words.is_empty() {
-        cmd.arg("--").args(words);
-    }
+    cmd.args(run_args(guest, input, output, options, words));
     cmd
 }
 
@@ -201,7 +214,7 @@ pub fn run(
 
 /// [`bufbridge`] run through `sh -c SCRIPT`, where the script refers to the
 /// binary as `"$1"` and to it with `args` as `"$@"` (for redirections).
-pub fn bufbridge_sh(script: &str, args: &[&OsStr]) -> Command {
+pub fn bufbridge_sh(script: &str, args: &[impl AsRef<OsStr>]) -> Command {
     let bufbridge = bufbridge();
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
