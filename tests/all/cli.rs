@@ -208,10 +208,7 @@ fn an_empty_input_gives_empty_outputs() {
 #[test]
 fn dash_means_stdin_and_stdout() {
     let input = generated(3 * 1024 * 1024 + 17);
-    let out = cli_stdin(
-        &[&"run", &"--input", &"-", &"--output", &"-", &"--", &"upper"],
-        &input,
-    );
+    let out = output_of(bufbridge_run(None, "-", "-", &[], &["upper"]), Some(&input));
     assert_exit(&out, 0);
     assert!(out.stdout == input.to_ascii_uppercase(), "stdin to stdout");
 
@@ -547,10 +544,7 @@ fn the_guest_gets_no_env_args_files_or_network_from_the_host() {
     let dir = Dir::new();
     let input = dir.write("in", b"");
     dir.write("secret.txt", b"hunter2");
-    let out = bufbridge()
-        .args([OsStr::new("run"), hostile_wasm_path().as_os_str()])
-        .args([OsStr::new("--input"), input.as_os_str()])
-        .args(["--output", "-", "--", "env"])
+    let out = bufbridge_run(Some(hostile_wasm_path()), &input, "-", &[], &["env"])
         .env("BUFBRIDGE_TEST_SECRET", "hunter2")
         .current_dir(dir.dir.path())
         .output()
@@ -591,10 +585,7 @@ fn relative_paths_name_files_in_the_working_directory() {
     let dir = Dir::new();
     dir.write("in.txt", b"relative");
     dir.write("out.txt", b"old");
-    let out = bufbridge()
-        .args([
-            "run", "--input", "in.txt", "--output", "out.txt", "--", "upper",
-        ])
+    let out = bufbridge_run(None, "in.txt", "out.txt", &[], &["upper"])
         .current_dir(dir.dir.path())
         .output()
         .unwrap();
@@ -612,9 +603,7 @@ fn an_unwritable_stdout_exits_4() {
         .unwrap();
     let dir = Dir::new();
     let input = dir.write("in", b"no room for this");
-    let out = bufbridge()
-        .args([OsStr::new("run"), OsStr::new("--input"), input.as_os_str()])
-        .args(["--output", "-"])
+    let out = bufbridge_run(None, &input, "-", &[], &[])
         .stdout(full)
         .output()
         .unwrap();

@@ -39,9 +39,8 @@ fn dev_stdin_from_a_pipe_is_read_as_a_stream() {
         (["copy"], input.clone()),
         (["upper"], input.to_ascii_uppercase()),
     ] {
-        let mut args = vec!["run", "--input", "/dev/stdin", "--output", "-", "--"];
-        args.extend(words);
-        let out = run_cli(args, Some(&input));
+        let cmd = bufbridge_run(None, "/dev/stdin", "-", &[], &words);
+        let out = output_of(cmd, Some(&input));
         assert_exit(&out, 0);
         assert!(out.stdout == want, "{words:?}: not the input's result");
     }
@@ -86,9 +85,7 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
 #[test]
 fn a_proc_file_and_a_character_device_are_read_as_streams() {
     // /proc files say they are empty; this one is bufbridge's own status.
-    let mut cmd = bufbridge();
-    cmd.args(["run", "--input", "/proc/self/status", "--output", "-"]);
-    let out = output_of(cmd, None);
+    let out = run(None, "/proc/self/status", "-", &[], &[]);
     assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("Name:\tbufbridge"), "{text}");
@@ -378,18 +375,8 @@ fn a_flooding_stdin_stops_at_max_input() {
 
     // Exactly at the limit is fine.
     let input = generated(1 << 20);
-    let out = run_cli(
-        [
-            "run",
-            "--input",
-            "-",
-            "--output",
-            "-",
-            "--max-input",
-            "1MiB",
-        ],
-        Some(&input),
-    );
+    let cmd = bufbridge_run(None, "-", "-", &["--max-input", "1MiB"], &[]);
+    let out = output_of(cmd, Some(&input));
     assert_exit(&out, 0);
     assert!(out.stdout == input);
 }
@@ -518,18 +505,7 @@ fn guest_text_on_a_terminal_has_its_control_characters_escaped() {
     assert!(!screen.contains('\x1b'), "a raw escape: {screen:?}");
 
     // Not on a terminal: the message as the guest wrote it.
-    let out = run_cli(
-        [
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            "-",
-            "--",
-            word,
-        ],
-        None,
-    );
+    let out = output_of(bufbridge_run(None, &input, "-", &[], &[word]), None);
     assert_exit(&out, 1);
     assert_says(&out, &[word]);
 }
