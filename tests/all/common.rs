@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the test guests (built once),
-//! one shared host, the `bufbridge` binary, temp dirs, and the
-//! hostile guest's `script` command.
+//! one shared host, the hostile guest's `script` command, the `bufbridge`
+//! binary and the one builder of its `run` command line, running it under a
+//! watchdog, the `serial()` lock, and temp dirs with an old output to keep.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};

@@ -4,7 +4,11 @@
 //!
 //! Run one area with its module path: `cargo test --test all cli::`.
 //! Tests that time things or measure memory take `common::serial()`, the
-//! binary's one lock, so they never run beside each other.
+//! binary's one lock, so they never run beside each other. Nothing here
+//! changes the process's environment, working directory, signals or limits:
+//! tests share one process. The one process-wide setting is `measure`'s: it
+//! makes this process a child subreaper, so an orphaned grandchild of any
+//! test waits as a zombie until the binary exits.
 
 mod common;
 #[cfg(target_os = "linux")]
