@@ -186,17 +186,9 @@ pub fn bufbridge_run(
     cmd
 }
 
-/// [`bufbridge_run`] with its compilation cache in `cache`, for tests that
-/// fill, break or time a cache of their own.
-pub fn bufbridge_run_in(
-    cache: &Path,
-    guest: Option<&Path>,
-    input: impl AsRef<OsStr>,
-    output: impl AsRef<OsStr>,
-    options: &[&str],
-    words: &[&str],
-) -> Command {
-    let mut cmd = bufbridge_run(guest, input, output, options, words);
+/// `cmd` with its compilation cache in `cache`, for tests that fill, break
+/// or time a cache of their own.
+pub fn in_cache(mut cmd: Command, cache: &Path) -> Command {
     cmd.env("BUFBRIDGE_CACHE_DIR", cache);
     cmd
 }

@@ -180,13 +180,9 @@ fn assert_stopped_in_time(run: &Run) {
 /// cache rather than compile it.
 fn warm(guest: Option<&Path>, words: &[&str]) {
     let files = Files::new(16);
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(guest, &files.input, &files.output, &[], words),
         &timed_cache(),
-        guest,
-        &files.input,
-        &files.output,
-        &[],
-        words,
     );
     watched("warming the cache", cmd).assert_exit(0);
 }
@@ -197,13 +193,15 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
     warm(None, &["sha256"]);
     // Finishing in time: the deadline stops nothing that ends before it.
     let small = Files::new(64 * MIB);
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            None,
+            &small.input,
+            &small.output,
+            &["--timeout", "30s"],
+            &["sha256"],
+        ),
         &timed_cache(),
-        None,
-        &small.input,
-        &small.output,
-        &["--timeout", "30s"],
-        &["sha256"],
     );
     let run = watched("sha256 of 64 MiB, --timeout 30s", cmd);
     run.assert_exit(0);
@@ -213,13 +211,15 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
 
     // 4 GiB take seconds to hash, in one host call.
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            None,
+            &files.input,
+            &files.output,
+            &["--timeout", "100ms"],
+            &["sha256"],
+        ),
         &timed_cache(),
-        None,
-        &files.input,
-        &files.output,
-        &["--timeout", "100ms"],
-        &["sha256"],
     );
     let run = watched("sha256 of 4 GiB, --timeout 100ms", cmd);
     assert_stopped_in_time(&run);
@@ -233,20 +233,22 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_component() {
     warm(Some(hostile), &["args"]);
     // One `copy-from` of the whole input into the output file.
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(hostile),
+            &files.input,
+            &files.output,
+            &[
+                "--timeout",
+                "100ms",
+                "--max-copy",
+                "8GiB",
+                "--max-output",
+                "8GiB",
+            ],
+            &["script", &format!("copy 1 0 0 0 {}", 4 * GIB)],
+        ),
         &timed_cache(),
-        Some(hostile),
-        &files.input,
-        &files.output,
-        &[
-            "--timeout",
-            "100ms",
-            "--max-copy",
-            "8GiB",
-            "--max-output",
-            "8GiB",
-        ],
-        &["script", &format!("copy 1 0 0 0 {}", 4 * GIB)],
     );
     let run = watched("component: one copy-from of 4 GiB, --timeout 100ms", cmd);
     assert_stopped_in_time(&run);
@@ -274,32 +276,30 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_core_module() {
     fs::write(&guest, COPY_ALL_WAT).unwrap();
     // The guest works: a small copy finishes.
     let small = Files::new(3 * MIB);
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(Some(&guest), &small.input, &small.output, &[], &[]),
         &timed_cache(),
-        Some(&guest),
-        &small.input,
-        &small.output,
-        &[],
-        &[],
     );
     watched("core: copy-from of 3 MiB", cmd).assert_exit(0);
     assert_eq!(fs::read(&small.output).unwrap(), vec![0; 3 * MIB as usize]);
 
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(&guest),
+            &files.input,
+            &files.output,
+            &[
+                "--timeout",
+                "100ms",
+                "--max-copy",
+                "8GiB",
+                "--max-output",
+                "8GiB",
+            ],
+            &[],
+        ),
         &timed_cache(),
-        Some(&guest),
-        &files.input,
-        &files.output,
-        &[
-            "--timeout",
-            "100ms",
-            "--max-copy",
-            "8GiB",
-            "--max-output",
-            "8GiB",
-        ],
-        &[],
     );
     let run = watched("core: one copy_from of 4 GiB, --timeout 100ms", cmd);
     assert_stopped_in_time(&run);
@@ -356,13 +356,9 @@ impl CacheCase {
     /// Runs `guest` with `-v`, to stdout; checks that it printed its name.
     #[track_caller]
     fn run(&self, what: &str, guest: &Path) -> Run {
-        let mut cmd = bufbridge_run_in(
+        let mut cmd = in_cache(
+            bufbridge_run(Some(guest), &self.input, Path::new("-"), &["-v"], &[]),
             &self.cache,
-            Some(guest),
-            &self.input,
-            Path::new("-"),
-            &["-v"],
-            &[],
         );
         cmd.env("RUST_BACKTRACE", "0");
         let run = watched(what, cmd);

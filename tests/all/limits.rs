@@ -206,13 +206,15 @@ fn baseline_rss_mib() -> f64 {
     *BASELINE.get_or_init(|| {
         let files = Files::new(b"tiny input");
         let trivial = || {
-            bufbridge_run_in(
+            in_cache(
+                bufbridge_run(
+                    Some(hostile_wasm_path()),
+                    &files.input,
+                    OsStr::new("-"),
+                    &[],
+                    &["args", "baseline"],
+                ),
                 &cache_dir(),
-                Some(hostile_wasm_path()),
-                &files.input,
-                OsStr::new("-"),
-                &[],
-                &["args", "baseline"],
             )
         };
         // The first run may compile the guest and fill the cache.
@@ -221,13 +223,9 @@ fn baseline_rss_mib() -> f64 {
         run.assert_exit(0);
         assert_eq!(run.stdout, br#"["baseline"]"#);
         // For comparison only: the default guest's `copy`.
-        let cmd = bufbridge_run_in(
+        let cmd = in_cache(
+            bufbridge_run(None, &files.input, OsStr::new("-"), &[], &["copy"]),
             &cache_dir(),
-            None,
-            &files.input,
-            OsStr::new("-"),
-            &[],
-            &["copy"],
         );
         let copy = measure("baseline: default `copy` of a tiny input", cmd, true);
         copy.assert_exit(0);
@@ -238,13 +236,15 @@ fn baseline_rss_mib() -> f64 {
 /// Runs the hostile guest over `files` (to its pre-existing output) with
 /// `options` and `words`, capturing stderr.
 fn hostile(what: &str, files: &Files, options: &[&str], words: &[&str]) -> Run {
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(hostile_wasm_path()),
+            &files.input,
+            files.output.as_os_str(),
+            options,
+            words,
+        ),
         &cache_dir(),
-        Some(hostile_wasm_path()),
-        &files.input,
-        files.output.as_os_str(),
-        options,
-        words,
     );
     measure(what, cmd, true)
 }
@@ -524,13 +524,15 @@ fn a_core_module_is_held_to_the_same_limits_from_instantiation_on() {
             "exceeded the memory limit of 64 MiB",
         ),
     ] {
-        let cmd = bufbridge_run_in(
+        let cmd = in_cache(
+            bufbridge_run(
+                Some(wasm),
+                &files.input,
+                files.output.as_os_str(),
+                options,
+                &[],
+            ),
             &cache_dir(),
-            Some(wasm),
-            &files.input,
-            files.output.as_os_str(),
-            options,
-            &[],
         );
         let run = measure(what, cmd, true);
         run.assert_stopped(cause);
@@ -556,13 +558,15 @@ fn a_small_fuel_budget_stops_an_infinite_loop_and_a_generous_one_does_not_stop_a
     files.assert_untouched(&run);
 
     let files = Files::new(b"count on me\n");
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            None,
+            &files.input,
+            files.output.as_os_str(),
+            &["--fuel", "1000000000"],
+            &["upper"],
+        ),
         &cache_dir(),
-        None,
-        &files.input,
-        files.output.as_os_str(),
-        &["--fuel", "1000000000"],
-        &["upper"],
     );
     let run = measure("default upper --fuel 1000000000", cmd, true);
     run.assert_exit(0);
@@ -709,13 +713,15 @@ fn creating_buffers_forever_hits_the_live_buffer_limit() {
 fn a_flood_of_prints_goes_through_without_the_host_holding_it() {
     let _serial = serial();
     let files = Files::new(b"some input");
-    let cmd = bufbridge_run_in(
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(hostile_wasm_path()),
+            &files.input,
+            OsStr::new("-"),
+            &[],
+            &["print-flood", "300"],
+        ),
         &cache_dir(),
-        Some(hostile_wasm_path()),
-        &files.input,
-        OsStr::new("-"),
-        &[],
-        &["print-flood", "300"],
     );
     // The 300 MiB go to /dev/null, not into this process.
     let run = measure("print-flood 300 (MiB, stderr to /dev/null)", cmd, false);
@@ -765,13 +771,15 @@ fn only_verbose_adds_details_whatever_rust_backtrace_says() {
     let options = ["--max-buffers", "10"];
     let line = "bufbridge: guest exceeded the limit of 10 live buffers";
 
-    let mut cmd = bufbridge_run_in(
+    let mut cmd = in_cache(
+        bufbridge_run(
+            Some(hostile_wasm_path()),
+            &files.input,
+            files.output.as_os_str(),
+            &options,
+            &["create-loop"],
+        ),
         &cache_dir(),
-        Some(hostile_wasm_path()),
-        &files.input,
-        files.output.as_os_str(),
-        &options,
-        &["create-loop"],
     );
     cmd.env("RUST_BACKTRACE", "1")
         .env("RUST_LIB_BACKTRACE", "1");

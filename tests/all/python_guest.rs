@@ -21,7 +21,7 @@ const CHUNK: usize = 4096;
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
 
-use crate::common::{bufbridge_run_in, repo};
+use crate::common::{bufbridge_run, in_cache, repo};
 
 fn example() -> PathBuf {
     repo().join("examples/python-guest")
@@ -186,13 +186,15 @@ fn step(cmd: &mut Command, what: &str, help: &str) {
 
 /// `bufbridge run WASM --input INPUT --output - --timeout 2m -- WORDS`.
 fn run(built: &Built, input: &Path, words: &[&str]) -> Output {
-    let mut cmd = bufbridge_run_in(
+    let mut cmd = in_cache(
+        bufbridge_run(
+            Some(&built.wasm),
+            input,
+            "-",
+            &["--timeout", TIMEOUT],
+            words,
+        ),
         &built.cache,
-        Some(&built.wasm),
-        input,
-        "-",
-        &["--timeout", TIMEOUT],
-        words,
     );
     // Not `output_of`: its watchdog is shorter than this guest's --timeout.
     cmd.stdin(Stdio::null()).output().expect("start bufbridge")
@@ -465,13 +467,15 @@ fn a_refused_append_fails_the_run_with_the_buffer_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, text()).unwrap();
-    let mut cmd = bufbridge_run_in(
+    let mut cmd = in_cache(
+        bufbridge_run(
+            Some(&built.wasm),
+            &input,
+            "-",
+            &["--max-output", "10000"],
+            &["rot13"],
+        ),
         &built.cache,
-        Some(&built.wasm),
-        &input,
-        "-",
-        &["--max-output", "10000"],
-        &["rot13"],
     );
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
