@@ -33,7 +33,7 @@ fn main() {
     }
 
     write_wit_sources(&manifest_dir, &out_dir);
-    // For tests/drift.rs, which asks cargo about this platform's packages.
+    // For tests/all/drift.rs, which asks cargo about this platform's packages.
     println!(
         "cargo:rustc-env=BUFBRIDGE_HOST_TARGET={}",
         env::var("TARGET").unwrap()
@@ -61,7 +61,7 @@ fn main() {
 
 /// Writes `wit_sources.rs`: `(name, include_str!(path))` pairs for every
 /// file of `wit/` and of the vendored WASI p2 WIT, exactly what the linker
-/// provides (`tests/drift.rs` holds the copy equal to wasmtime-wasi's), so
+/// provides (`tests/all/drift.rs` holds the copy equal to wasmtime-wasi's), so
 /// `inspect` can name what a guest expected and what it found.
 fn write_wit_sources(manifest_dir: &Path, out_dir: &Path) {
     let list = |dir: &Path| -> String {

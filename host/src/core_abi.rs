@@ -3,7 +3,7 @@
 //!
 //! [`IMPORTS`] and [`EXPORTS`] are the ABI: the linker is built from the
 //! first, a module is checked against both (`inspect`), and
-//! `tests/drift.rs` holds `wit/CORE_ABI.md` equal to them.
+//! `tests/all/drift.rs` holds `wit/CORE_ABI.md` equal to them.
 //!
 //! Each function that moves bytes borrows the guest's linear memory and the
 //! store's data at once with [`wasmtime::Memory::data_and_store_mut`], so bytes go

@@ -1,5 +1,5 @@
 //! Drift between the host's linker, the WIT `inspect` judges by and the
-//! default guest: the checks of `tests/drift.rs` that need the host's
+//! default guest: the checks of `tests/all/drift.rs` that need the host's
 //! parsed WIT and its structural checker, which are the crate's own (no
 //! wit-parser type is in its public API). Test-only, like `mutations.rs`.
 

@@ -14,7 +14,7 @@
 //! no flag in the buffer table and no new public API.
 //!
 //! Two rules are beyond any guest's sight and are left to
-//! `tests/contract.rs`: that the input's length is the input's size, and
+//! `tests/all/contract.rs`: that the input's length is the input's size, and
 //! that what the output holds becomes the run's output.
 //!
 //! The default guest then runs `selftest` under the limits it needs to skip

@@ -24,7 +24,7 @@
 //!   [`script`]): the words after `script`, one line each, or else the whole
 //!   input.
 //!
-//! Commands that attack the host's limits (tests/limits.rs):
+//! Commands that attack the host's limits (tests/all/limits.rs):
 //!
 //! - `spin`: loops forever without calling the host (stopped only by the
 //!   timeout or the fuel budget).

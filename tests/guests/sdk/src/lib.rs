@@ -1,4 +1,4 @@
-//! Test guest for the SDK (`tests/sdk.rs`): scripts of `std::io` operations
+//! Test guest for the SDK (`tests/all/sdk.rs`): scripts of `std::io` operations
 //! on the input and on the output, which the test replays over a
 //! `std::io::Cursor` and compares; errors through `?`; a panic.
 //!

@@ -9,25 +9,22 @@
 //! - a cache that someone else can write is not trusted.
 //!
 //! Every run is watched: one that hangs or grows past [`MAX_RSS_MIB`] is
-//! killed and fails its test. `cargo test --test host_limits -- --nocapture`
+//! killed and fails its test. `cargo test --test all host_limits:: -- --nocapture`
 //! prints the figures.
 
 #![cfg(target_os = "linux")]
-
-mod common;
 
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use sha2::Digest;
 
-use common::*;
+use crate::common::*;
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -43,15 +40,6 @@ const MAX_RSS_MIB: u64 = 512;
 /// `--timeout` of 100ms: starting, loading the guest from the cache, the
 /// 100ms, one slice of host work. Generous: the machine is shared.
 const STOPPED_WITHIN: Duration = Duration::from_secs(2);
-
-/// These tests run one at a time, so the timed ones are not slowed by the
-/// others' compiling.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 // ------------------------------------------------------------- watched runs
 
@@ -134,31 +122,6 @@ fn rss_mib(pid: u32) -> u64 {
         .map_or(0, |kib| kib / 1024)
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`, with
-/// its compilation cache in `cache`.
-fn bufbridge_run(
-    cache: &Path,
-    guest: Option<&Path>,
-    input: &Path,
-    output: &Path,
-    options: &[&str],
-    words: &[&str],
-) -> Command {
-    let mut cmd = bufbridge();
-    cmd.env("BUFBRIDGE_CACHE_DIR", cache)
-        .env_remove("RUST_LOG")
-        .arg("run");
-    if let Some(guest) = guest {
-        cmd.arg(guest);
-    }
-    cmd.arg("--input").arg(input).arg("--output").arg(output);
-    cmd.args(options);
-    if !words.is_empty() {
-        cmd.arg("--").args(words);
-    }
-    cmd
-}
-
 /// A file of `len` zero bytes that costs no disk: a hole.
 fn sparse(path: &Path, len: u64) -> PathBuf {
     fs::File::create(path).unwrap().set_len(len).unwrap();
@@ -171,8 +134,6 @@ fn sparse(path: &Path, len: u64) -> PathBuf {
 fn timed_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-limits-cache")
 }
-
-const OLD_OUTPUT: &[u8] = b"precious old output\n";
 
 /// A directory with a sparse input of `len` bytes and a pre-existing output.
 struct Files {
@@ -219,13 +180,9 @@ fn assert_stopped_in_time(run: &Run) {
 /// cache rather than compile it.
 fn warm(guest: Option<&Path>, words: &[&str]) {
     let files = Files::new(16);
-    let cmd = bufbridge_run(
+    let cmd = in_cache(
+        bufbridge_run(guest, &files.input, &files.output, &[], words),
         &timed_cache(),
-        guest,
-        &files.input,
-        &files.output,
-        &[],
-        words,
     );
     watched("warming the cache", cmd).assert_exit(0);
 }
@@ -236,13 +193,15 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
     warm(None, &["sha256"]);
     // Finishing in time: the deadline stops nothing that ends before it.
     let small = Files::new(64 * MIB);
-    let cmd = bufbridge_run(
+    let cmd = in_cache(
+        bufbridge_run(
+            None,
+            &small.input,
+            &small.output,
+            &["--timeout", "30s"],
+            &["sha256"],
+        ),
         &timed_cache(),
-        None,
-        &small.input,
-        &small.output,
-        &["--timeout", "30s"],
-        &["sha256"],
     );
     let run = watched("sha256 of 64 MiB, --timeout 30s", cmd);
     run.assert_exit(0);
@@ -252,13 +211,15 @@ fn sha256_of_a_huge_input_stops_at_the_timeout_and_a_timely_one_finishes() {
 
     // 4 GiB take seconds to hash, in one host call.
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run(
+    let cmd = in_cache(
+        bufbridge_run(
+            None,
+            &files.input,
+            &files.output,
+            &["--timeout", "100ms"],
+            &["sha256"],
+        ),
         &timed_cache(),
-        None,
-        &files.input,
-        &files.output,
-        &["--timeout", "100ms"],
-        &["sha256"],
     );
     let run = watched("sha256 of 4 GiB, --timeout 100ms", cmd);
     assert_stopped_in_time(&run);
@@ -272,20 +233,22 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_component() {
     warm(Some(hostile), &["args"]);
     // One `copy-from` of the whole input into the output file.
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run(
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(hostile),
+            &files.input,
+            &files.output,
+            &[
+                "--timeout",
+                "100ms",
+                "--max-copy",
+                "8GiB",
+                "--max-output",
+                "8GiB",
+            ],
+            &["script", &format!("copy 1 0 0 0 {}", 4 * GIB)],
+        ),
         &timed_cache(),
-        Some(hostile),
-        &files.input,
-        &files.output,
-        &[
-            "--timeout",
-            "100ms",
-            "--max-copy",
-            "8GiB",
-            "--max-output",
-            "8GiB",
-        ],
-        &["script", &format!("copy 1 0 0 0 {}", 4 * GIB)],
     );
     let run = watched("component: one copy-from of 4 GiB, --timeout 100ms", cmd);
     assert_stopped_in_time(&run);
@@ -313,32 +276,30 @@ fn one_huge_copy_from_stops_at_the_timeout_in_a_core_module() {
     fs::write(&guest, COPY_ALL_WAT).unwrap();
     // The guest works: a small copy finishes.
     let small = Files::new(3 * MIB);
-    let cmd = bufbridge_run(
+    let cmd = in_cache(
+        bufbridge_run(Some(&guest), &small.input, &small.output, &[], &[]),
         &timed_cache(),
-        Some(&guest),
-        &small.input,
-        &small.output,
-        &[],
-        &[],
     );
     watched("core: copy-from of 3 MiB", cmd).assert_exit(0);
     assert_eq!(fs::read(&small.output).unwrap(), vec![0; 3 * MIB as usize]);
 
     let files = Files::new(4 * GIB);
-    let cmd = bufbridge_run(
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(&guest),
+            &files.input,
+            &files.output,
+            &[
+                "--timeout",
+                "100ms",
+                "--max-copy",
+                "8GiB",
+                "--max-output",
+                "8GiB",
+            ],
+            &[],
+        ),
         &timed_cache(),
-        Some(&guest),
-        &files.input,
-        &files.output,
-        &[
-            "--timeout",
-            "100ms",
-            "--max-copy",
-            "8GiB",
-            "--max-output",
-            "8GiB",
-        ],
-        &[],
     );
     let run = watched("core: one copy_from of 4 GiB, --timeout 100ms", cmd);
     assert_stopped_in_time(&run);
@@ -395,13 +356,9 @@ impl CacheCase {
     /// Runs `guest` with `-v`, to stdout; checks that it printed its name.
     #[track_caller]
     fn run(&self, what: &str, guest: &Path) -> Run {
-        let mut cmd = bufbridge_run(
+        let mut cmd = in_cache(
+            bufbridge_run(Some(guest), &self.input, Path::new("-"), &["-v"], &[]),
             &self.cache,
-            Some(guest),
-            &self.input,
-            Path::new("-"),
-            &["-v"],
-            &[],
         );
         cmd.env("RUST_BACKTRACE", "0");
         let run = watched(what, cmd);

@@ -4,14 +4,11 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "support/measure.rs"]
-mod measure;
+use crate::common::{bufbridge_run, bufbridge_sh, serial};
+use crate::measure;
 
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;
@@ -21,14 +18,6 @@ const MAX_RSS_MIB: f64 = 100.0;
 
 /// How much more a huge input may cost than a small one: allocator noise.
 const GROWTH_MIB: f64 = 8.0;
-
-/// One at a time: on two cores a neighbour skews what is measured.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A file of `len` bytes, mixed case so `upper` changes some of them.
 fn make_input(path: &Path, len: u64) {
@@ -42,13 +31,7 @@ fn make_input(path: &Path, len: u64) {
 
 /// Runs `bufbridge run --input IN --output OUT -- WORDS` and returns its peak RSS in MiB.
 fn peak_rss_mib(input: &Path, output: &Path, words: &[&str]) -> f64 {
-    let mut cmd = common::bufbridge();
-    cmd.arg("run")
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output);
-    cmd.arg("--").args(words);
+    let cmd = bufbridge_run(None, input, output, &[], words);
     let run = measure::measure(&cmd, true, Duration::from_secs(300));
     assert_eq!(run.code, Some(0), "{words:?}: {}", run.stderr);
     let mib = run.max_rss_kib as f64 / 1024.0;
@@ -122,16 +105,10 @@ fn stdin_and_stdout_are_spooled_not_held() {
     let out = dir.path().join("out");
     // `sh` wires the files to stdin and stdout, as a user's shell would, and
     // then becomes bufbridge, so what is measured is bufbridge.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(r#"exec "$0" run --input - --output - -- upper < "$1" > "$2""#)
-        .arg(env!("CARGO_BIN_EXE_bufbridge"))
-        .arg(&input)
-        .arg(&out)
-        .env(
-            "BUFBRIDGE_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-        );
+    let cmd = bufbridge_sh(
+        r#"exec "$1" run --input - --output - -- upper < "$2" > "$3""#,
+        &[input.as_os_str(), out.as_os_str()],
+    );
     let run = measure::measure(&cmd, true, Duration::from_secs(300));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let mib = run.max_rss_kib as f64 / 1024.0;

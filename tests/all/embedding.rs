@@ -8,9 +8,7 @@ use std::path::Path;
 
 use bufbridge::{Cache, DEFAULT_GUEST, Guest, Host, HostOptions, Input, Limits, Output, Produced};
 
-fn args(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
-}
+use crate::common::args;
 
 #[test]
 fn hosts_and_compiled_guests_can_be_shared_across_threads() {

@@ -4,10 +4,8 @@
 //! asserts every answer and the bytes left behind; the default guest's
 //! `selftest` checks the same rules from inside a guest.
 
-mod common;
-
+use crate::common::*;
 use bufbridge::Limits;
-use common::*;
 
 const MAX: &str = "18446744073709551615";
 

@@ -4,39 +4,18 @@
 //! that are replayed here over a `std::io::Cursor` and must agree; errors
 //! through `?` read as the SDK words them; a panic says where and why.
 
-mod common;
-
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
-use common::*;
-
-// common/ includes it too but keeps it private; its builder of test guests
-// knows only the hostile one.
-#[allow(clippy::duplicate_mod)]
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
-
-/// The SDK's test guest, built with the other test guests.
-fn sdk_guest() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        wasm_build::build("tests/guests/Cargo.toml", "wasm32-wasip2", &[], tmp)
-            .join("bufbridge_test_sdk.wasm")
-    })
-}
+use crate::common::*;
 
 /// `bufbridge run GUEST --input - --output - FLAGS -- ARGS` over `input`.
 fn run_guest(guest: &Path, input: &[u8], flags: &[&str], args: &[&str]) -> std::process::Output {
-    let mut words: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), guest.as_os_str()];
-    words.extend(["--input", "-", "--output", "-"].map(std::ffi::OsStr::new));
-    words.extend(flags.iter().map(std::ffi::OsStr::new));
-    words.push("--".as_ref());
-    words.extend(args.iter().map(std::ffi::OsStr::new));
-    run_cli(words, Some(input))
+    output_of(
+        bufbridge_run(Some(guest), "-", "-", flags, args),
+        Some(input),
+    )
 }
 
 fn seek_to(how: &str, n: &str) -> SeekFrom {
@@ -101,7 +80,7 @@ fn replay_output(ops: &[&str]) -> Vec<u8> {
 fn agree(input: &[u8], command: &str, ops: &[&str]) {
     let mut args = vec![command];
     args.extend_from_slice(ops);
-    let out = run_guest(sdk_guest(), input, &[], &args);
+    let out = run_guest(sdk_wasm_path(), input, &[], &args);
     assert_exit(&out, 0);
     let want = match command {
         "input" => replay_input(input, ops),
@@ -178,7 +157,7 @@ fn lines_cross_chunk_boundaries() {
         text.push('\n');
     }
     text.push_str("no newline at the end");
-    let out = run_guest(sdk_guest(), text.as_bytes(), &[], &["lines"]);
+    let out = run_guest(sdk_wasm_path(), text.as_bytes(), &[], &["lines"]);
     assert_exit(&out, 0);
     let want: String = text.lines().map(|l| format!("{}\n", l.len())).collect();
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);
@@ -221,7 +200,7 @@ fn output_writes_and_seeks_like_a_cursor() {
 fn errors_through_question_mark_read_as_words() {
     // Past the end of the output: writing never leaves a hole.
     let out = run_guest(
-        sdk_guest(),
+        sdk_wasm_path(),
         b"",
         &[],
         &["output", "text:abc", "seek:end:5", "text:x"],
@@ -237,7 +216,7 @@ fn errors_through_question_mark_read_as_words() {
 
     // The output limit, reached by a write buffered until the end.
     let out = run_guest(
-        sdk_guest(),
+        sdk_wasm_path(),
         b"",
         &["--max-output", "10KiB"],
         &["output", "fill:10241:65"],
@@ -249,16 +228,14 @@ fn errors_through_question_mark_read_as_words() {
     assert!(out.stdout.is_empty());
 
     // `?` on a raw binding call.
-    let out = run_guest(sdk_guest(), b"", &["--quota", "1KiB"], &["quota"]);
+    let out = run_guest(sdk_wasm_path(), b"", &["--quota", "1KiB"], &["quota"]);
     assert_exit(&out, 1);
     let want = "the scratch quota of 1024 bytes (1 KiB) was reached (raise --quota)";
     assert!(stderr(&out).contains(want), "{}", stderr(&out));
 
     // The default guest, on the SDK, says the same.
-    let out = run_cli(
-        ["run", "--input", "-", "--output", "-", "--max-output", "10"]
-            .into_iter()
-            .chain(["--", "upper"]),
+    let out = output_of(
+        bufbridge_run(None, "-", "-", &["--max-output", "10"], &["upper"]),
         Some(b"0123456789X"),
     );
     assert_exit(&out, 1);
@@ -273,7 +250,7 @@ fn errors_through_question_mark_read_as_words() {
 /// line about the trap.
 #[test]
 fn a_panic_says_where_and_why() {
-    let out = run_guest(sdk_guest(), b"", &[], &["panic", "the sky is falling"]);
+    let out = run_guest(sdk_wasm_path(), b"", &[], &["panic", "the sky is falling"]);
     assert_exit(&out, 3);
     let message = stderr(&out);
     let hook = message

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::io::Write;
 
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
+use crate::common::wasm_build;
 
 use bufbridge::{Guest, Host, Input, Limits, Output, RunError};
 use proptest::prelude::*;

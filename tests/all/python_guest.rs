@@ -21,10 +21,7 @@ const CHUNK: usize = 4096;
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
 
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
-
-use wasm_build::repo;
+use crate::common::{bufbridge_run, in_cache, repo};
 
 fn example() -> PathBuf {
     repo().join("examples/python-guest")
@@ -130,7 +127,7 @@ fn componentize_py(work: &Path) -> PathBuf {
          BUFBRIDGE_PYTHON to a Python 3 interpreter, or make the venv yourself and \
          point the test at it:\n\
          \n    python3 -m venv /tmp/cpy && /tmp/cpy/bin/pip install -r {requirements}\
-         \n    BUFBRIDGE_COMPONENTIZE_PY=/tmp/cpy/bin/componentize-py cargo test --test python_guest\n",
+         \n    BUFBRIDGE_COMPONENTIZE_PY=/tmp/cpy/bin/componentize-py cargo test --test all python_guest::\n",
         python = python.to_string_lossy(),
         venv = venv.display(),
         requirements = requirements.display(),
@@ -189,17 +186,18 @@ fn step(cmd: &mut Command, what: &str, help: &str) {
 
 /// `bufbridge run WASM --input INPUT --output - --timeout 2m -- WORDS`.
 fn run(built: &Built, input: &Path, words: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bufbridge"))
-        .arg("run")
-        .arg(&built.wasm)
-        .arg("--input")
-        .arg(input)
-        .args(["--output", "-", "--timeout", TIMEOUT, "--"])
-        .args(words)
-        .env("BUFBRIDGE_CACHE_DIR", &built.cache)
-        .stdin(Stdio::null())
-        .output()
-        .expect("start bufbridge")
+    let mut cmd = in_cache(
+        bufbridge_run(
+            Some(&built.wasm),
+            input,
+            "-",
+            &["--timeout", TIMEOUT],
+            words,
+        ),
+        &built.cache,
+    );
+    // Not `output_of`: its watchdog is shorter than this guest's --timeout.
+    cmd.stdin(Stdio::null()).output().expect("start bufbridge")
 }
 
 fn code(out: &Output) -> i32 {
@@ -469,15 +467,17 @@ fn a_refused_append_fails_the_run_with_the_buffer_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, text()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bufbridge"))
-        .arg("run")
-        .arg(&built.wasm)
-        .arg("--input")
-        .arg(&input)
-        .args(["--output", "-", "--max-output", "10000", "--", "rot13"])
-        .env("BUFBRIDGE_CACHE_DIR", &built.cache)
-        .output()
-        .unwrap();
+    let mut cmd = in_cache(
+        bufbridge_run(
+            Some(&built.wasm),
+            &input,
+            "-",
+            &["--max-output", "10000"],
+            &["rot13"],
+        ),
+        &built.cache,
+    );
+    let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 1, "{stderr}");
     assert!(

@@ -5,7 +5,7 @@
 //!
 //! Each run is timed, and its peak RSS is taken from the OS (`wait4`'s
 //! `ru_maxrss`) and compared with a trivial run's. The figures are printed:
-//! `cargo test --test limits -- --nocapture` shows them.
+//! `cargo test --test all limits:: -- --nocapture` shows them.
 //!
 //! The tests run one at a time (see [`serial`]): on two cores a neighbour
 //! would skew both the timings and the memory figures. They are for Linux,
@@ -13,19 +13,17 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "support/measure.rs"]
-mod measure;
+use crate::measure;
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -37,15 +35,6 @@ const MARGIN_MIB: f64 = 32.0;
 /// A run that takes longer than this is killed and the test fails: no test
 /// hangs, whatever the host does.
 const WATCHDOG: Duration = Duration::from_secs(60);
-
-/// The tests of this file run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    // A test that failed holding the lock poisons it; the others carry on.
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 // ------------------------------------------------------------ measured runs
 
@@ -182,32 +171,6 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT OPTIONS -- WORDS`.
-fn bufbridge_run(
-    guest: Option<&Path>,
-    input: &Path,
-    output: &OsStr,
-    options: &[&str],
-    words: &[&str],
-) -> Command {
-    let mut cmd = bufbridge();
-    cmd.arg("run");
-    if let Some(guest) = guest {
-        cmd.arg(guest);
-    }
-    cmd.arg("--input").arg(input).arg("--output").arg(output);
-    cmd.args(options);
-    if !words.is_empty() {
-        cmd.arg("--").args(words);
-    }
-    // The test decides whether a backtrace may appear, not the environment.
-    cmd.env("RUST_BACKTRACE", "0")
-        .env_remove("RUST_LIB_BACKTRACE");
-    // Compiled guests are cached here rather than in the user's cache.
-    cmd.env("BUFBRIDGE_CACHE_DIR", cache_dir());
-    cmd
-}
-
 /// The compilation cache of these tests' runs, in the target directory.
 fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("limits-cache")
@@ -243,12 +206,15 @@ fn baseline_rss_mib() -> f64 {
     *BASELINE.get_or_init(|| {
         let files = Files::new(b"tiny input");
         let trivial = || {
-            bufbridge_run(
-                Some(hostile_wasm_path()),
-                &files.input,
-                OsStr::new("-"),
-                &[],
-                &["args", "baseline"],
+            in_cache(
+                bufbridge_run(
+                    Some(hostile_wasm_path()),
+                    &files.input,
+                    OsStr::new("-"),
+                    &[],
+                    &["args", "baseline"],
+                ),
+                &cache_dir(),
             )
         };
         // The first run may compile the guest and fill the cache.
@@ -257,7 +223,10 @@ fn baseline_rss_mib() -> f64 {
         run.assert_exit(0);
         assert_eq!(run.stdout, br#"["baseline"]"#);
         // For comparison only: the default guest's `copy`.
-        let cmd = bufbridge_run(None, &files.input, OsStr::new("-"), &[], &["copy"]);
+        let cmd = in_cache(
+            bufbridge_run(None, &files.input, OsStr::new("-"), &[], &["copy"]),
+            &cache_dir(),
+        );
         let copy = measure("baseline: default `copy` of a tiny input", cmd, true);
         copy.assert_exit(0);
         run.rss_mib()
@@ -267,19 +236,20 @@ fn baseline_rss_mib() -> f64 {
 /// Runs the hostile guest over `files` (to its pre-existing output) with
 /// `options` and `words`, capturing stderr.
 fn hostile(what: &str, files: &Files, options: &[&str], words: &[&str]) -> Run {
-    let cmd = bufbridge_run(
-        Some(hostile_wasm_path()),
-        &files.input,
-        files.output.as_os_str(),
-        options,
-        words,
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(hostile_wasm_path()),
+            &files.input,
+            files.output.as_os_str(),
+            options,
+            words,
+        ),
+        &cache_dir(),
     );
     measure(what, cmd, true)
 }
 
 // --------------------------------------------------------------- the files
-
-const OLD_OUTPUT: &[u8] = b"precious old output\n";
 
 /// A temp dir with an input file and a pre-existing output file, and what
 /// they were before any run.
@@ -554,12 +524,15 @@ fn a_core_module_is_held_to_the_same_limits_from_instantiation_on() {
             "exceeded the memory limit of 64 MiB",
         ),
     ] {
-        let cmd = bufbridge_run(
-            Some(wasm),
-            &files.input,
-            files.output.as_os_str(),
-            options,
-            &[],
+        let cmd = in_cache(
+            bufbridge_run(
+                Some(wasm),
+                &files.input,
+                files.output.as_os_str(),
+                options,
+                &[],
+            ),
+            &cache_dir(),
         );
         let run = measure(what, cmd, true);
         run.assert_stopped(cause);
@@ -585,12 +558,15 @@ fn a_small_fuel_budget_stops_an_infinite_loop_and_a_generous_one_does_not_stop_a
     files.assert_untouched(&run);
 
     let files = Files::new(b"count on me\n");
-    let cmd = bufbridge_run(
-        None,
-        &files.input,
-        files.output.as_os_str(),
-        &["--fuel", "1000000000"],
-        &["upper"],
+    let cmd = in_cache(
+        bufbridge_run(
+            None,
+            &files.input,
+            files.output.as_os_str(),
+            &["--fuel", "1000000000"],
+            &["upper"],
+        ),
+        &cache_dir(),
     );
     let run = measure("default upper --fuel 1000000000", cmd, true);
     run.assert_exit(0);
@@ -737,12 +713,15 @@ fn creating_buffers_forever_hits_the_live_buffer_limit() {
 fn a_flood_of_prints_goes_through_without_the_host_holding_it() {
     let _serial = serial();
     let files = Files::new(b"some input");
-    let cmd = bufbridge_run(
-        Some(hostile_wasm_path()),
-        &files.input,
-        OsStr::new("-"),
-        &[],
-        &["print-flood", "300"],
+    let cmd = in_cache(
+        bufbridge_run(
+            Some(hostile_wasm_path()),
+            &files.input,
+            OsStr::new("-"),
+            &[],
+            &["print-flood", "300"],
+        ),
+        &cache_dir(),
     );
     // The 300 MiB go to /dev/null, not into this process.
     let run = measure("print-flood 300 (MiB, stderr to /dev/null)", cmd, false);
@@ -792,12 +771,15 @@ fn only_verbose_adds_details_whatever_rust_backtrace_says() {
     let options = ["--max-buffers", "10"];
     let line = "bufbridge: guest exceeded the limit of 10 live buffers";
 
-    let mut cmd = bufbridge_run(
-        Some(hostile_wasm_path()),
-        &files.input,
-        files.output.as_os_str(),
-        &options,
-        &["create-loop"],
+    let mut cmd = in_cache(
+        bufbridge_run(
+            Some(hostile_wasm_path()),
+            &files.input,
+            files.output.as_os_str(),
+            &options,
+            &["create-loop"],
+        ),
+        &cache_dir(),
     );
     cmd.env("RUST_BACKTRACE", "1")
         .env("RUST_LIB_BACKTRACE", "1");

@@ -2,31 +2,13 @@
 //! its error codes and traps, text and binary forms, and the same output as
 //! the component path for the same job.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-#[path = "support/wasm_build.rs"]
-mod wasm_build;
-
-use wasm_build::repo;
+use crate::common::{repo, run, stderr};
 
 fn abi_wat() -> PathBuf {
     repo().join("tests/wat/abi.wat")
-}
-
-fn bufbridge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bufbridge"))
-        .env(
-            "BUFBRIDGE_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-        )
-        .args(args)
-        .output()
-        .expect("running bufbridge")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Runs the ABI test guest with `command` over a small input into a fresh
@@ -37,19 +19,13 @@ fn run_abi(command: &str) -> (Output, Vec<u8>) {
     let output = dir.path().join("out.txt");
     std::fs::write(&input, "some input bytes").unwrap();
     std::fs::write(&output, "before").unwrap();
-    let out = bufbridge(&[
-        "run",
-        abi_wat().to_str().unwrap(),
-        "--quota",
-        "20",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output.to_str().unwrap(),
-        "--",
-        command,
-        "second arg",
-    ]);
+    let out = run(
+        Some(&abi_wat()),
+        &input,
+        &output,
+        &["--quota", "20"],
+        &[command, "second arg"],
+    );
     let written = std::fs::read(&output).unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -157,24 +133,9 @@ fn wat_and_component_guests_produce_identical_output() {
     std::fs::write(&input, &text).unwrap();
     let (wat_out, component_out) = (dir.path().join("wat.txt"), dir.path().join("component.txt"));
     let wat = repo().join("examples/core/upper.wat");
-    let a = bufbridge(&[
-        "run",
-        wat.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        wat_out.to_str().unwrap(),
-    ]);
+    let a = run(Some(&wat), &input, &wat_out, &[], &[]);
     assert!(a.status.success(), "{}", stderr(&a));
-    let b = bufbridge(&[
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        component_out.to_str().unwrap(),
-        "--",
-        "upper",
-    ]);
+    let b = run(None, &input, &component_out, &[], &["upper"]);
     assert!(b.status.success(), "{}", stderr(&b));
     let (wat_bytes, component_bytes) = (
         std::fs::read(wat_out).unwrap(),
@@ -196,14 +157,7 @@ fn a_binary_core_module_is_recognised_by_its_header() {
     .unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "mixed Case").unwrap();
-    let out = bufbridge(&[
-        "run",
-        wasm.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        "-",
-    ]);
+    let out = run(Some(&wasm), &input, "-", &[], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout, b"MIXED CASE");
 }
@@ -238,14 +192,7 @@ fn a_module_missing_the_abi_exports_is_a_usage_error() {
     for (name, text, expected) in cases {
         let guest = dir.path().join(name);
         std::fs::write(&guest, text).unwrap();
-        let out = bufbridge(&[
-            "run",
-            guest.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            "-",
-        ]);
+        let out = run(Some(&guest), &input, "-", &[], &[]);
         assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
         assert!(stderr(&out).contains(expected), "{name}: {}", stderr(&out));
         assert!(out.stdout.is_empty());

@@ -2,12 +2,10 @@
 //! real client (hyper's) with many requests at once: each gets its own
 //! result and status, whatever the others do.
 
-mod common;
-
 // The example itself, compiled into this test; its `main` is not used here.
 #[allow(dead_code)]
-#[path = "../examples/serve.rs"]
-mod serve;
+#[path = "../../examples/serve.rs"]
+mod example;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,11 +53,14 @@ fn each_request_gets_its_own_result_and_status() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let hostile = [("hostile".to_string(), common::hostile_wasm().to_vec())];
-        let server = serve::Server::new(Limits::default(), &hostile).unwrap();
+        let hostile = [(
+            "hostile".to_string(),
+            crate::common::hostile_wasm().to_vec(),
+        )];
+        let server = example::Server::new(Limits::default(), &hostile).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let served = tokio::spawn(serve::serve(listener, Arc::new(server)));
+        let served = tokio::spawn(example::serve(listener, Arc::new(server)));
 
         // A guest spinning until its time limit holds one run for seconds
         // while every other request comes and goes.

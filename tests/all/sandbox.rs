@@ -3,12 +3,10 @@
 //! no output, it sees nothing of the host, and its limits hold. Also the
 //! default guest's commands and loading guests that are not guests.
 
-mod common;
-
 use std::thread;
 
+use crate::common::*;
 use bufbridge::{Limits, RunError};
-use common::*;
 
 /// The run was stopped by the host (a trap or a limit, not the guest's own
 /// `err`); returns the one-line cause.

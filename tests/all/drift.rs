@@ -19,11 +19,9 @@
 //! the default guest's coverage) are in the crate, `host/src/wit_drift.rs`:
 //! no wit-parser type is in the library's public API.
 
-mod common;
-
+use crate::common::*;
 use bufbridge::core_abi::{EXPORTS as CORE_EXPORTS, IMPORTS, MODULE as CORE_MODULE};
 use bufbridge::inspect::Problem;
-use common::*;
 
 /// The problems `Host::load` finds in `wasm` (as `inspect` lists them);
 /// none if it loads.

@@ -2,12 +2,10 @@
 //! runtime, the blocking `run` where it can and cannot block, time limits
 //! that hold without tokio's timers, and many runs at once on one host.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{args, default_guest, generated, host, hostile_guest};
 use bufbridge::{Guest, Limit, Limits, RunError};
-use common::{args, default_guest, generated, host, hostile_guest};
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::JoinSet;
 

@@ -2,13 +2,11 @@
 //! that do not are explained item by item (name, expected, found), and
 //! `bufbridge run` gives the same explanation.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::common::*;
 use bufbridge::DEFAULT_GUEST;
-use common::*;
 
 /// A component that gets three things wrong, each of which the linker alone
 /// would report only if it came first: `buffer.len` imported with the wrong
@@ -75,20 +73,10 @@ fn inspect(guest: &Path) -> Output {
 }
 
 /// `bufbridge run GUEST` over a small input, to stdout.
-fn run(guest: &Path) -> Output {
+fn run_over_small_input(guest: &Path) -> Output {
     let dir = tempdir();
     let input = write(dir.path(), "in.txt", b"some input");
-    run_cli(
-        [
-            Path::new("run"),
-            guest,
-            Path::new("--input"),
-            input.as_path(),
-            Path::new("--output"),
-            Path::new("-"),
-        ],
-        None,
-    )
+    run(Some(guest), &input, "-", &[], &[])
 }
 
 /// The `  - item: expected E, found F` lines of a report.
@@ -169,7 +157,7 @@ fn run_gives_the_same_explanation_as_inspect() {
     ] {
         let guest = write(dir.path(), name, text.as_bytes());
         let report = stdout(&inspect(&guest));
-        let out = run(&guest);
+        let out = run_over_small_input(&guest);
         assert_exit(&out, 2);
         assert!(out.stdout.is_empty());
         let message = stderr(&out);

@@ -1,14 +1,12 @@
 //! The `bufbridge` command line, as a user runs it: real files, stdin and
 //! stdout, every exit code, and output files that change only on success.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// A temp dir with the files of one test.
 struct Dir {
@@ -47,32 +45,6 @@ fn cli_stdin(args: &[&dyn AsRef<OsStr>], stdin: &[u8]) -> Output {
     run_cli(args.iter().map(|a| a.as_ref()), Some(stdin))
 }
 
-/// `bufbridge run [GUEST] --input IN --output OUT [OPTIONS] -- WORDS`.
-fn run(
-    guest: Option<&Path>,
-    input: &dyn AsRef<OsStr>,
-    output: &dyn AsRef<OsStr>,
-    options: &[&str],
-    words: &[&str],
-) -> Output {
-    let mut args: Vec<&OsStr> = vec![OsStr::new("run")];
-    if let Some(guest) = guest {
-        args.push(guest.as_os_str());
-    }
-    args.extend([
-        OsStr::new("--input"),
-        input.as_ref(),
-        OsStr::new("--output"),
-        output.as_ref(),
-    ]);
-    args.extend(options.iter().map(OsStr::new));
-    if !words.is_empty() {
-        args.push(OsStr::new("--"));
-        args.extend(words.iter().map(OsStr::new));
-    }
-    run_cli(args, None)
-}
-
 fn hostile() -> Option<&'static Path> {
     Some(hostile_wasm_path())
 }
@@ -104,16 +76,6 @@ fn expected(input: &[u8]) -> Vec<(&'static [&'static str], Vec<u8>)> {
     ]
 }
 
-/// The hex SHA-256 and a newline, computed here independently of the host.
-fn sha256_line(bytes: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    let hex: String = sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{hex}\n").into_bytes()
-}
-
 #[test]
 fn sha256_prints_the_well_known_digests() {
     // FIPS 180-2's "abc" example and the empty input.
@@ -129,7 +91,7 @@ fn sha256_prints_the_well_known_digests() {
     ] {
         let dir = Dir::new();
         dir.write("in.txt", input);
-        let out = run(None, &dir.path("in.txt"), &"-", &[], &["sha256"]);
+        let out = run(None, dir.path("in.txt"), "-", &[], &["sha256"]);
         assert_exit(&out, 0);
         assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{digest}\n"));
     }
@@ -141,18 +103,14 @@ fn sha256_prints_the_well_known_digests() {
 fn assert_failed_untouched(out: &Output, want: i32, dir: &Dir, before: &[String]) {
     assert_exit(out, want);
     assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
-    assert_eq!(&dir.entries(), before, "files in the output's directory");
-    assert_eq!(dir.read("out.txt"), b"precious old output");
+    assert_untouched(dir.dir.path(), before);
     assert!(!out.stderr.is_empty(), "a failure says why");
 }
 
 /// A dir with `in.txt` and a pre-existing `out.txt`.
 fn dir_with_old_output(input: &[u8]) -> (Dir, Vec<String>) {
-    let dir = Dir::new();
-    dir.write("in.txt", input);
-    dir.write("out.txt", b"precious old output");
-    let before = dir.entries();
-    (dir, before)
+    let (dir, before) = crate::common::dir_with_old_output(input);
+    (Dir { dir }, before)
 }
 
 // -------------------------------------------------------------------- help
@@ -210,7 +168,7 @@ fn every_default_command_works_on_real_files() {
     let input = b"Hello, World!\nsecond  line\twith Tabs\n\xff\x00end";
     let path = dir.write("in.txt", input);
     for (words, want) in expected(input) {
-        let out = run(None, &path, &dir.path("out.txt"), &[], words);
+        let out = run(None, &path, dir.path("out.txt"), &[], words);
         assert_exit(&out, 0);
         assert!(out.stdout.is_empty(), "{words:?} printed to stdout");
         assert_eq!(dir.read("out.txt"), want, "{words:?}");
@@ -225,7 +183,7 @@ fn a_five_mib_input_goes_through_every_command() {
     let input = generated(5 * 1024 * 1024);
     let path = dir.write("big.bin", &input);
     for (words, want) in expected(&input) {
-        let out = run(None, &path, &dir.path("out.bin"), &[], words);
+        let out = run(None, &path, dir.path("out.bin"), &[], words);
         assert_exit(&out, 0);
         let got = dir.read("out.bin");
         assert_eq!(got.len(), want.len(), "{words:?}: length");
@@ -240,7 +198,7 @@ fn an_empty_input_gives_empty_outputs() {
     for (words, want) in expected(b"") {
         // A previous, longer output is replaced, not partly overwritten.
         dir.write("out", b"old contents");
-        let out = run(None, &path, &dir.path("out"), &[], words);
+        let out = run(None, &path, dir.path("out"), &[], words);
         assert_exit(&out, 0);
         assert_eq!(dir.read("out"), want, "{words:?}");
     }
@@ -250,10 +208,7 @@ fn an_empty_input_gives_empty_outputs() {
 #[test]
 fn dash_means_stdin_and_stdout() {
     let input = generated(3 * 1024 * 1024 + 17);
-    let out = cli_stdin(
-        &[&"run", &"--input", &"-", &"--output", &"-", &"--", &"upper"],
-        &input,
-    );
+    let out = output_of(bufbridge_run(None, "-", "-", &[], &["upper"]), Some(&input));
     assert_exit(&out, 0);
     assert!(out.stdout == input.to_ascii_uppercase(), "stdin to stdout");
 
@@ -274,7 +229,7 @@ fn dash_means_stdin_and_stdout() {
     assert_eq!(dir.read("out"), b"14 2 3\n", "stdin to a file");
 
     let path = dir.write("in", b"abc");
-    let out = run(None, &path, &"-", &[], &["reverse"]);
+    let out = run(None, &path, "-", &[], &["reverse"]);
     assert_exit(&out, 0);
     assert_eq!(out.stdout, b"cba", "a file to stdout");
 }
@@ -295,7 +250,7 @@ fn selftest_passes_with_small_limits_and_with_defaults() {
     let path = dir.write("in", b"selftest input\n");
     let small = ["--quota", "1MiB", "--max-output", "64KiB"];
     for (options, skips) in [(&small[..], false), (&[][..], true)] {
-        let out = run(None, &path, &dir.path("report"), options, &["selftest"]);
+        let out = run(None, &path, dir.path("report"), options, &["selftest"]);
         assert_exit(&out, 0);
         let report = String::from_utf8(dir.read("report")).unwrap();
         let last = report.lines().last().unwrap();
@@ -321,12 +276,12 @@ fn sizes_take_units() {
         ("700", 700, 701),
     ] {
         let path = dir.write("in", &vec![b'x'; fits]);
-        let out = run(None, &path, &dir.path("out"), &["--max-output", size], &[]);
+        let out = run(None, &path, dir.path("out"), &["--max-output", size], &[]);
         assert_exit(&out, 0);
         assert_eq!(dir.read("out").len(), fits, "--max-output {size}");
 
         let path = dir.write("in", &vec![b'x'; too_big]);
-        let out = run(None, &path, &dir.path("out"), &["--max-output", size], &[]);
+        let out = run(None, &path, dir.path("out"), &["--max-output", size], &[]);
         assert_exit(&out, 1);
         let message = stderr(&out);
         assert!(
@@ -337,8 +292,8 @@ fn sizes_take_units() {
     }
     let out = run(
         None,
-        &dir.path("in"),
-        &dir.path("report"),
+        dir.path("in"),
+        dir.path("report"),
         &["--quota", "0.5MiB", "--max-output", "64KiB"],
         &["selftest"],
     );
@@ -359,8 +314,8 @@ fn a_bad_size_is_a_usage_error_that_says_why() {
     ] {
         let out = run(
             None,
-            &dir.path("in.txt"),
-            &dir.path("out.txt"),
+            dir.path("in.txt"),
+            dir.path("out.txt"),
             &[&format!("{option}={size}")],
             &[],
         );
@@ -440,7 +395,7 @@ fn a_guest_error_exits_1_with_its_message_and_keeps_the_old_output() {
     let out = run(
         hostile(),
         &input,
-        &dir.path("new.txt"),
+        dir.path("new.txt"),
         &[],
         &["write-then-err"],
     );
@@ -464,7 +419,7 @@ fn a_trap_exits_3_names_the_cause_and_keeps_the_old_output() {
         assert!(message.contains(cause), "{words:?}: {message}");
     }
     // The same with stdout as the output: nothing is written to it.
-    let out = run(hostile(), &input, &"-", &[], &["write-then-panic"]);
+    let out = run(hostile(), &input, "-", &[], &["write-then-panic"]);
     assert_exit(&out, 3);
     assert!(out.stdout.is_empty(), "{:?}", out.stdout);
 }
@@ -478,8 +433,8 @@ fn a_file_that_is_not_a_guest_exits_2_and_keeps_the_old_output() {
     for (guest, why) in [(&garbage, "valid"), (&empty_component, "processor")] {
         let out = run(
             Some(guest.as_path()),
-            &dir.path("in.txt"),
-            &dir.path("out.txt"),
+            dir.path("in.txt"),
+            dir.path("out.txt"),
             &[],
             &[],
         );
@@ -512,7 +467,7 @@ fn io_errors_exit_4_name_the_path_and_keep_the_old_output() {
     );
 
     // An input that is a directory cannot be read either.
-    let out = run(None, &dir.dir.path(), &output, &[], &[]);
+    let out = run(None, dir.dir.path(), &output, &[], &[]);
     assert_failed_untouched(&out, 4, &dir, &before);
 
     let nowhere = dir.path("no-such-dir/out.txt");
@@ -522,7 +477,7 @@ fn io_errors_exit_4_name_the_path_and_keep_the_old_output() {
     assert_eq!(dir.entries(), before);
 
     fs::create_dir(dir.path("a-dir")).unwrap();
-    let out = run(None, &input, &dir.path("a-dir"), &[], &[]);
+    let out = run(None, &input, dir.path("a-dir"), &[], &[]);
     assert_exit(&out, 4);
     assert!(stderr(&out).contains("a-dir"), "{}", stderr(&out));
     assert_eq!(entries(&dir.path("a-dir")), Vec::<String>::new());
@@ -559,7 +514,7 @@ fn an_output_symlink_is_written_through() {
     let input = dir.write("in", b"through the link");
     dir.write("target", b"old");
     std::os::unix::fs::symlink("target", dir.path("link")).unwrap();
-    let out = run(None, &input, &dir.path("link"), &[], &["upper"]);
+    let out = run(None, &input, dir.path("link"), &[], &["upper"]);
     assert_exit(&out, 0);
     assert!(fs::symlink_metadata(dir.path("link")).unwrap().is_symlink());
     assert_eq!(dir.read("target"), b"THROUGH THE LINK");
@@ -572,14 +527,14 @@ fn an_output_symlink_is_written_through() {
 fn guest_prints_go_to_stderr_never_into_the_output() {
     let dir = Dir::new();
     let input = dir.write("in", b"");
-    let out = run(hostile(), &input, &"-", &[], &["print"]);
+    let out = run(hostile(), &input, "-", &[], &["print"]);
     assert_exit(&out, 0);
     assert_eq!(out.stdout, b"printed\n");
     let message = stderr(&out);
     assert!(message.contains("hostile-stdout-marker"), "{message}");
     assert!(message.contains("hostile-stderr-marker"), "{message}");
 
-    let out = run(hostile(), &input, &dir.path("out"), &[], &["print"]);
+    let out = run(hostile(), &input, dir.path("out"), &[], &["print"]);
     assert_exit(&out, 0);
     assert_eq!(dir.read("out"), b"printed\n");
 }
@@ -589,10 +544,7 @@ fn the_guest_gets_no_env_args_files_or_network_from_the_host() {
     let dir = Dir::new();
     let input = dir.write("in", b"");
     dir.write("secret.txt", b"hunter2");
-    let out = bufbridge()
-        .args([OsStr::new("run"), hostile_wasm_path().as_os_str()])
-        .args([OsStr::new("--input"), input.as_os_str()])
-        .args(["--output", "-", "--", "env"])
+    let out = bufbridge_run(Some(hostile_wasm_path()), &input, "-", &[], &["env"])
         .env("BUFBRIDGE_TEST_SECRET", "hunter2")
         .current_dir(dir.dir.path())
         .output()
@@ -619,7 +571,7 @@ fn a_script_from_the_input_file_runs_against_that_input() {
     let script =
         b"len 0\nread 0 0 5\n# a comment\nappend 0 x\ncreate 8\nappend 2 made\ncopy 1 2 0 0 8\n";
     let input = dir.write("script.txt", script);
-    let out = run(hostile(), &input, &"-", &["--quota", "8B"], &["script"]);
+    let out = run(hostile(), &input, "-", &["--quota", "8B"], &["script"]);
     assert_exit(&out, 0);
     let want = format!(
         "made--- results ---\nok {}\nok \"len 0\"\nerr read-only\nok 2\nok\nok 4\n",
@@ -633,10 +585,7 @@ fn relative_paths_name_files_in_the_working_directory() {
     let dir = Dir::new();
     dir.write("in.txt", b"relative");
     dir.write("out.txt", b"old");
-    let out = bufbridge()
-        .args([
-            "run", "--input", "in.txt", "--output", "out.txt", "--", "upper",
-        ])
+    let out = bufbridge_run(None, "in.txt", "out.txt", &[], &["upper"])
         .current_dir(dir.dir.path())
         .output()
         .unwrap();
@@ -654,9 +603,7 @@ fn an_unwritable_stdout_exits_4() {
         .unwrap();
     let dir = Dir::new();
     let input = dir.write("in", b"no room for this");
-    let out = bufbridge()
-        .args([OsStr::new("run"), OsStr::new("--input"), input.as_os_str()])
-        .args(["--output", "-"])
+    let out = bufbridge_run(None, &input, "-", &[], &[])
         .stdout(full)
         .output()
         .unwrap();
@@ -669,7 +616,7 @@ fn guest_args_arrive_verbatim() {
     let dir = Dir::new();
     let input = dir.write("in", b"");
     let words = ["args", "--my-flag", "3", "two words", "ünïcode", "", "-"];
-    let out = run(hostile(), &input, &"-", &[], &words);
+    let out = run(hostile(), &input, "-", &[], &words);
     assert_exit(&out, 0);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -684,7 +631,7 @@ fn a_new_output_file_gets_the_usual_permissions() {
     let dir = Dir::new();
     // fs::write creates with 0666 less the umask, as shells and editors do.
     let input = dir.write("in", b"data");
-    let out = run(None, &input, &dir.path("new"), &[], &[]);
+    let out = run(None, &input, dir.path("new"), &[], &[]);
     assert_exit(&out, 0);
     let mode = |name: &str| fs::metadata(dir.path(name)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("new"), mode("in"), "not a private temp file's 0600");

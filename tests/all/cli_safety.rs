@@ -6,89 +6,15 @@
 
 #![cfg(unix)]
 
-mod common;
-
-use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
-
-/// Long enough for any run here on a loaded machine; a run still going
-/// after it hangs, which is the failure some of these tests look for.
-const HANG: Duration = Duration::from_secs(90);
-
-/// The `bufbridge` binary run through `sh -c SCRIPT`, where the script
-/// refers to the binary and its arguments as `"$@"` (for redirections).
-fn sh(script: &str, args: &[&OsStr]) -> Command {
-    let bufbridge = bufbridge();
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .arg("sh")
-        .arg(bufbridge.get_program())
-        .args(args);
-    for (key, value) in bufbridge.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    cmd
-}
-
-/// Waits for `child`, killing it and failing the test if it runs past
-/// `HANG`; collects what it printed.
-#[track_caller]
-fn finish(mut child: Child) -> Output {
-    let collect = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("bufbridge hung: still running after {HANG:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
-}
-
-#[track_caller]
-fn output_of(mut cmd: Command) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bufbridge");
-    finish(child)
-}
-
-fn os<'a>(args: &[&'a dyn AsRef<OsStr>]) -> Vec<&'a OsStr> {
-    args.iter().map(|&a| a.as_ref()).collect()
-}
+use crate::common::*;
 
 #[track_caller]
 fn assert_says(out: &Output, words: &[&str]) {
@@ -103,46 +29,18 @@ fn mkfifo(path: &Path) {
     assert!(made.success(), "mkfifo {}", path.display());
 }
 
-/// A dir with `in.txt` and a precious `out.txt`; the names in it.
-fn dir_with_old_output(input: &[u8]) -> (tempfile::TempDir, Vec<String>) {
-    let dir = tempdir();
-    fs::write(dir.path().join("in.txt"), input).unwrap();
-    fs::write(dir.path().join("out.txt"), b"precious old output").unwrap();
-    let before = entries(dir.path());
-    (dir, before)
-}
-
-#[track_caller]
-fn assert_untouched(dir: &Path, before: &[String]) {
-    assert_eq!(entries(dir), before, "files in the output's directory");
-    assert_eq!(
-        fs::read(dir.join("out.txt")).unwrap(),
-        b"precious old output"
-    );
-}
-
-fn sha256_line(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let hex: String = sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{hex}\n")
-}
-
 // ------------------------------------------------- 1. pipe-like inputs
 
 #[test]
 fn dev_stdin_from_a_pipe_is_read_as_a_stream() {
     let input = generated(600 * 1024);
     for (words, want) in [
-        (["sha256"], sha256_line(&input).into_bytes()),
+        (["sha256"], sha256_line(&input)),
         (["copy"], input.clone()),
         (["upper"], input.to_ascii_uppercase()),
     ] {
-        let mut args = vec!["run", "--input", "/dev/stdin", "--output", "-", "--"];
-        args.extend(words);
-        let out = run_cli(args, Some(&input));
+        let cmd = bufbridge_run(None, "/dev/stdin", "-", &[], &words);
+        let out = output_of(cmd, Some(&input));
         assert_exit(&out, 0);
         assert!(out.stdout == want, "{words:?}: not the input's result");
     }
@@ -160,39 +58,20 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
         thread::spawn(move || fs::write(fifo, input).unwrap())
     };
     let out_path = dir.path().join("out.txt");
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
-        &fifo,
-        &"--output",
-        &out_path,
-        &"--",
-        &"upper",
-    ]));
-    let out = output_of(cmd);
+    let cmd = bufbridge_run(None, &fifo, &out_path, &[], &["upper"]);
+    let out = output_of(cmd, None);
     assert_exit(&out, 0);
     writer.join().unwrap();
     assert!(fs::read(&out_path).unwrap() == input.to_ascii_uppercase());
 
     // /dev/fd/3, a pipe the shell opened.
-    let child = sh(
-        r#"exec "$@" 3<&0"#,
-        &os(&[
-            &"run",
-            &"--input",
-            &"/dev/fd/3",
-            &"--output",
-            &"-",
-            &"--",
-            &"count",
-        ]),
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = spawn(
+        &mut bufbridge_sh(
+            r#"exec "$@" 3<&0"#,
+            &run_args(None, "/dev/fd/3", "-", &[], &["count"]),
+        ),
+        Stdio::piped(),
+    );
     let mut child = child;
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(b"one two\nthree\n").unwrap();
@@ -206,26 +85,21 @@ fn a_fifo_and_dev_fd_n_are_read_as_streams_not_as_empty() {
 #[test]
 fn a_proc_file_and_a_character_device_are_read_as_streams() {
     // /proc files say they are empty; this one is bufbridge's own status.
-    let mut cmd = bufbridge();
-    cmd.args(["run", "--input", "/proc/self/status", "--output", "-"]);
-    let out = output_of(cmd);
+    let out = run(None, "/proc/self/status", "-", &[], &[]);
     assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("Name:\tbufbridge"), "{text}");
 
     // /dev/zero never ends: it stops at --max-input.
     let (dir, before) = dir_with_old_output(b"");
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
-        &"/dev/zero",
-        &"--output",
-        &dir.path().join("out.txt"),
-        &"--max-input",
-        &"1MiB",
-    ]));
-    let out = output_of(cmd);
+    let cmd = bufbridge_run(
+        None,
+        "/dev/zero",
+        dir.path().join("out.txt"),
+        &["--max-input", "1MiB"],
+        &[],
+    );
+    let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["/dev/zero", "input limit of 1 MiB", "--max-input"]);
     assert_untouched(dir.path(), &before);
@@ -235,18 +109,13 @@ fn a_proc_file_and_a_character_device_are_read_as_streams() {
 fn a_closed_stdin_is_an_error_not_an_empty_input() {
     let (dir, before) = dir_with_old_output(b"");
     for input in ["-", "/dev/stdin"] {
-        let out = output_of(sh(
-            r#"exec "$@" <&-"#,
-            &os(&[
-                &"run",
-                &"--input",
-                &input,
-                &"--output",
-                &dir.path().join("out.txt"),
-                &"--",
-                &"sha256",
-            ]),
-        ));
+        let out = output_of(
+            bufbridge_sh(
+                r#"exec "$@" <&-"#,
+                &run_args(None, input, dir.path().join("out.txt"), &[], &["sha256"]),
+            ),
+            None,
+        );
         assert_exit(&out, 4);
         assert_says(&out, &["stdin", "closed"]);
         assert_untouched(dir.path(), &before);
@@ -279,23 +148,16 @@ fn a_signal_removes_the_temporary_file_and_keeps_the_destination() {
         (libc::SIGHUP, "SIGHUP", 129),
     ] {
         let (dir, before) = dir_with_old_output(b"some input");
-        let mut child = bufbridge()
-            .args(os(&[
-                &"run",
-                &hostile_wasm_path(),
-                &"--input",
-                &dir.path().join("in.txt"),
-                &"--output",
-                &dir.path().join("out.txt"),
-                &"--",
-                &"sleep",
-                &"60",
-            ]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(
+            &mut bufbridge_run(
+                Some(hostile_wasm_path()),
+                dir.path().join("in.txt"),
+                dir.path().join("out.txt"),
+                &[],
+                &["sleep", "60"],
+            ),
+            Stdio::null(),
+        );
         wait_for_temp_file(dir.path(), &mut child);
         // Into the run (or still compiling: either way the file must go).
         thread::sleep(Duration::from_millis(300));
@@ -312,20 +174,10 @@ fn a_signal_removes_the_temporary_file_and_keeps_the_destination() {
 fn a_signal_while_reading_stdin_leaves_no_spool() {
     let (dir, before) = dir_with_old_output(b"");
     let spools = tempdir();
-    let mut child = bufbridge()
-        .args(os(&[
-            &"run",
-            &"--input",
-            &"-",
-            &"--output",
-            &dir.path().join("out.txt"),
-        ]))
-        .env("TMPDIR", spools.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        bufbridge_run(None, "-", dir.path().join("out.txt"), &[], &[]).env("TMPDIR", spools.path()),
+        Stdio::piped(),
+    );
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(&generated(1 << 20)).unwrap();
     // The pipe stays open: bufbridge is still reading when the signal comes.
@@ -354,20 +206,9 @@ fn dev_stdout_and_dev_fd_n_append_to_the_redirected_file() {
         let log = dir.path().join("log");
         fs::write(&log, b"first line\n").unwrap();
         let inode = fs::metadata(&log).unwrap().ino();
-        let mut cmd = sh(
-            redirect,
-            &os(&[
-                &"run",
-                &"--input",
-                &input,
-                &"--output",
-                &output,
-                &"--",
-                &"upper",
-            ]),
-        );
+        let mut cmd = bufbridge_sh(redirect, &run_args(None, &input, output, &[], &["upper"]));
         cmd.env("LOG", &log);
-        let out = output_of(cmd);
+        let out = output_of(cmd, None);
         assert_exit(&out, 0);
         assert_eq!(
             String::from_utf8(fs::read(&log).unwrap()).unwrap(),
@@ -387,10 +228,13 @@ fn a_closed_stdout_exits_4() {
     let input = dir.path().join("in.txt");
     fs::write(&input, b"lost?").unwrap();
     for output in ["-", "/dev/stdout"] {
-        let out = output_of(sh(
-            r#"exec "$@" >&-"#,
-            &os(&[&"run", &"--input", &input, &"--output", &output]),
-        ));
+        let out = output_of(
+            bufbridge_sh(
+                r#"exec "$@" >&-"#,
+                &run_args(None, &input, output, &[], &[]),
+            ),
+            None,
+        );
         assert_exit(&out, 4);
         assert_says(&out, &["stdout", "closed"]);
     }
@@ -401,13 +245,10 @@ fn a_stdout_whose_reader_is_gone_exits_4() {
     let dir = tempdir();
     let input = dir.path().join("in.txt");
     fs::write(&input, generated(1 << 20)).unwrap();
-    let mut child = bufbridge()
-        .args(os(&[&"run", &"--input", &input, &"--output", &"-"]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        &mut bufbridge_run(None, &input, "-", &[], &[]),
+        Stdio::null(),
+    );
     drop(child.stdout.take());
     let out = finish(child);
     assert_exit(&out, 4);
@@ -426,17 +267,8 @@ fn a_dangling_output_symlink_creates_its_target() {
     std::os::unix::fs::symlink("sub/target", dir.path().join("link2")).unwrap();
     std::os::unix::fs::symlink("link2", dir.path().join("link")).unwrap();
     for round in ["creates", "replaces"] {
-        let mut cmd = bufbridge();
-        cmd.args(os(&[
-            &"run",
-            &"--input",
-            &input,
-            &"--output",
-            &dir.path().join("link"),
-            &"--",
-            &"upper",
-        ]));
-        let out = output_of(cmd);
+        let cmd = bufbridge_run(None, &input, dir.path().join("link"), &[], &["upper"]);
+        let out = output_of(cmd, None);
         assert_exit(&out, 0);
         for link in ["link", "link2"] {
             let meta = fs::symlink_metadata(dir.path().join(link)).unwrap();
@@ -462,17 +294,8 @@ fn the_longest_legal_names_can_be_outputs() {
     for len in [240, 255] {
         let name = "n".repeat(len - 4) + ".txt";
         let output = dir.path().join(&name);
-        let mut cmd = bufbridge();
-        cmd.args(os(&[
-            &"run",
-            &"--input",
-            &input,
-            &"--output",
-            &output,
-            &"--",
-            &"upper",
-        ]));
-        let out = output_of(cmd);
+        let cmd = bufbridge_run(None, &input, &output, &[], &["upper"]);
+        let out = output_of(cmd, None);
         assert_exit(&out, 0);
         assert_eq!(fs::read(&output).unwrap(), b"LONG NAME", "{len} bytes");
         fs::remove_file(&output).unwrap();
@@ -485,23 +308,16 @@ fn the_longest_legal_names_can_be_outputs() {
 #[test]
 fn an_endless_stdin_stops_at_the_timeout() {
     let (dir, before) = dir_with_old_output(b"");
-    let mut child = bufbridge()
-        .args(os(&[
-            &"run",
-            &"--input",
-            &"-",
-            &"--output",
-            &dir.path().join("out.txt"),
-            &"--timeout",
-            &"1s",
-            &"--",
-            &"count",
-        ]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        &mut bufbridge_run(
+            None,
+            "-",
+            dir.path().join("out.txt"),
+            &["--timeout", "1s"],
+            &["count"],
+        ),
+        Stdio::piped(),
+    );
     // A writer that never finishes (like `yes`), slowly, so the limit that
     // stops it is the time.
     let mut pipe = child.stdin.take().unwrap();
@@ -521,24 +337,16 @@ fn an_endless_stdin_stops_at_the_timeout() {
 
 #[test]
 fn reading_stdin_and_the_guest_share_the_timeout() {
-    let mut child = bufbridge()
-        .args(os(&[
-            &"run",
-            &hostile_wasm_path(),
-            &"--input",
-            &"-",
-            &"--output",
-            &"-",
-            &"--timeout",
-            &"2s",
-            &"--",
-            &"spin",
-        ]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        &mut bufbridge_run(
+            Some(hostile_wasm_path()),
+            "-",
+            "-",
+            &["--timeout", "2s"],
+            &["spin"],
+        ),
+        Stdio::piped(),
+    );
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(b"slow input\n").unwrap();
     thread::sleep(Duration::from_millis(500));
@@ -552,15 +360,13 @@ fn reading_stdin_and_the_guest_share_the_timeout() {
 fn a_flooding_stdin_stops_at_max_input() {
     let (dir, before) = dir_with_old_output(b"");
     let out = run_cli(
-        os(&[
-            &"run",
-            &"--input",
-            &"-",
-            &"--output",
-            &dir.path().join("out.txt"),
-            &"--max-input",
-            &"1MiB",
-        ]),
+        run_args(
+            None,
+            "-",
+            dir.path().join("out.txt"),
+            &["--max-input", "1MiB"],
+            &[],
+        ),
         Some(&generated(3 << 20)),
     );
     assert_exit(&out, 3);
@@ -569,18 +375,8 @@ fn a_flooding_stdin_stops_at_max_input() {
 
     // Exactly at the limit is fine.
     let input = generated(1 << 20);
-    let out = run_cli(
-        [
-            "run",
-            "--input",
-            "-",
-            "--output",
-            "-",
-            "--max-input",
-            "1MiB",
-        ],
-        Some(&input),
-    );
+    let cmd = bufbridge_run(None, "-", "-", &["--max-input", "1MiB"], &[]);
+    let out = output_of(cmd, Some(&input));
     assert_exit(&out, 0);
     assert!(out.stdout == input);
 }
@@ -593,33 +389,27 @@ fn a_fifo_nobody_opens_is_waited_on_only_until_the_timeout() {
     let before_with_fifo = entries(dir.path());
 
     // As the input: no writer ever comes.
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
+    let cmd = bufbridge_run(
+        None,
         &fifo,
-        &"--output",
-        &dir.path().join("out.txt"),
-        &"--timeout",
-        &"1s",
-    ]));
-    let out = output_of(cmd);
+        dir.path().join("out.txt"),
+        &["--timeout", "1s"],
+        &[],
+    );
+    let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["fifo", "no writer", "--timeout"]);
     assert_eq!(entries(dir.path()), before_with_fifo);
 
     // As the output: no reader ever comes.
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &"--input",
-        &dir.path().join("in.txt"),
-        &"--output",
+    let cmd = bufbridge_run(
+        None,
+        dir.path().join("in.txt"),
         &fifo,
-        &"--timeout",
-        &"1s",
-    ]));
-    let out = output_of(cmd);
+        &["--timeout", "1s"],
+        &[],
+    );
+    let out = output_of(cmd, None);
     assert_exit(&out, 3);
     assert_says(&out, &["fifo", "no reader", "--timeout"]);
     assert!(!fs::metadata(&fifo).unwrap().is_file(), "still a FIFO");
@@ -645,17 +435,20 @@ fn a_guest_must_be_a_regular_file_of_bounded_size() {
         (huge.clone(), 3, "limit of 256 MiB"),
     ] {
         for command in ["run", "inspect"] {
-            let mut cmd = bufbridge();
-            cmd.args(os(&[&command, &guest]));
-            if command == "run" {
-                cmd.args(os(&[
-                    &"--input",
-                    &dir.path().join("in.txt"),
-                    &"--output",
-                    &dir.path().join("out.txt"),
-                ]));
-            }
-            let out = output_of(cmd);
+            let cmd = if command == "run" {
+                bufbridge_run(
+                    Some(&guest),
+                    dir.path().join("in.txt"),
+                    dir.path().join("out.txt"),
+                    &[],
+                    &[],
+                )
+            } else {
+                let mut cmd = bufbridge();
+                cmd.arg(command).arg(&guest);
+                cmd
+            };
+            let out = output_of(cmd, None);
             assert_exit(&out, code);
             assert_says(&out, &[why, &guest.display().to_string()]);
         }
@@ -673,16 +466,8 @@ fn a_huge_invalid_guest_is_not_echoed_whole() {
     let guest = dir.path().join("garbage.wat");
     fs::write(&guest, vec![b'x'; 20 << 20]).unwrap();
     fs::write(dir.path().join("in"), b"").unwrap();
-    let mut cmd = bufbridge();
-    cmd.args(os(&[
-        &"run",
-        &guest,
-        &"--input",
-        &dir.path().join("in"),
-        &"--output",
-        &"-",
-    ]));
-    let out = output_of(cmd);
+    let cmd = bufbridge_run(Some(&guest), dir.path().join("in"), "-", &[], &[]);
+    let out = output_of(cmd, None);
     assert_exit(&out, 2);
     assert!(out.stderr.len() < 64 * 1024, "{} bytes", out.stderr.len());
     assert_says(&out, &["garbage.wat", "more bytes"]);
@@ -710,7 +495,7 @@ fn guest_text_on_a_terminal_has_its_control_characters_escaped() {
             cmd.env(key, value);
         }
     }
-    let out = output_of(cmd);
+    let out = output_of(cmd, None);
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(screen.contains("unknown command"), "{screen:?}");
     assert!(
@@ -720,18 +505,7 @@ fn guest_text_on_a_terminal_has_its_control_characters_escaped() {
     assert!(!screen.contains('\x1b'), "a raw escape: {screen:?}");
 
     // Not on a terminal: the message as the guest wrote it.
-    let out = run_cli(
-        [
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            "-",
-            "--",
-            word,
-        ],
-        None,
-    );
+    let out = output_of(bufbridge_run(None, &input, "-", &[], &[word]), None);
     assert_exit(&out, 1);
     assert_says(&out, &[word]);
 }

@@ -1,29 +1,10 @@
 //! The CLI's manners: `--stats`, `-v` and RUST_LOG, and the progress line
 //! that appears only for a person watching a terminal.
 
-mod common;
-
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::bufbridge;
-
-fn run(input: &Path, extra: &[&str], words: &[&str]) -> Output {
-    let mut cmd = bufbridge();
-    cmd.env_remove("RUST_LOG")
-        .arg("run")
-        .arg("--input")
-        .arg(input)
-        .args(["--output", "-"])
-        .args(extra)
-        .arg("--")
-        .args(words);
-    cmd.output().expect("run bufbridge")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::{bufbridge_run, output_of, run, stderr};
 
 /// An input of `len` bytes of lower-case text.
 fn input(dir: &tempfile::TempDir, len: usize) -> std::path::PathBuf {
@@ -38,7 +19,7 @@ fn stats_count_calls_and_bytes_per_import_and_split_the_time() {
     let dir = tempfile::tempdir().unwrap();
     // 200 KiB: four 64 KiB chunks (the last one short), then an empty read.
     let path = input(&dir, 200 * 1024);
-    let out = run(&path, &["--stats"], &["upper"]);
+    let out = run(None, &path, "-", &["--stats"], &["upper"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout.len(), 200 * 1024, "the output is unaffected");
     let err = stderr(&out);
@@ -84,7 +65,7 @@ fn stats_count_calls_and_bytes_per_import_and_split_the_time() {
 fn without_flags_a_successful_run_says_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = input(&dir, 1000);
-    let out = run(&path, &[], &["upper"]);
+    let out = run(None, &path, "-", &[], &["upper"]);
     assert!(out.status.success());
     assert_eq!(stderr(&out), "");
 }
@@ -93,7 +74,7 @@ fn without_flags_a_successful_run_says_nothing() {
 fn verbose_logs_what_the_host_does() {
     let dir = tempfile::tempdir().unwrap();
     let path = input(&dir, 1000);
-    let out = run(&path, &["-v"], &["upper"]);
+    let out = run(None, &path, "-", &["-v"], &["upper"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     for event in [
@@ -113,14 +94,9 @@ fn verbose_logs_what_the_host_does() {
 fn rust_log_chooses_the_logs_without_verbose() {
     let dir = tempfile::tempdir().unwrap();
     let path = input(&dir, 1000);
-    let out = bufbridge()
-        .env("RUST_LOG", "bufbridge::cache=debug")
-        .arg("run")
-        .arg("--input")
-        .arg(&path)
-        .args(["--output", "-", "--", "copy"])
-        .output()
-        .unwrap();
+    let mut cmd = bufbridge_run(None, &path, "-", &[], &["copy"]);
+    cmd.env("RUST_LOG", "bufbridge::cache=debug");
+    let out = output_of(cmd, None);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("bufbridge::cache: compilation cache"), "{err}");
@@ -137,15 +113,7 @@ const SLOW_INPUT: usize = 200 << 20;
 fn no_progress_line_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let path = input(&dir, SLOW_INPUT);
-    let out = bufbridge()
-        .arg("run")
-        .arg("--input")
-        .arg(&path)
-        .args(["--output"])
-        .arg(dir.path().join("out"))
-        .args(["--", "upper"])
-        .output()
-        .unwrap();
+    let out = run(None, &path, dir.path().join("out"), &[], &["upper"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing for a pipe");
 }
@@ -184,7 +152,7 @@ fn a_device_or_a_pipe_as_output_is_written_to_not_replaced() {
     let path = input(&dir, 1000);
     // /dev/null stays the device: renaming over it would break every
     // program on the machine that writes there.
-    let out = run_to(&path, Path::new("/dev/null"));
+    let out = run(None, &path, Path::new("/dev/null"), &[], &["upper"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         is_char_device(Path::new("/dev/null")),
@@ -198,23 +166,11 @@ fn a_device_or_a_pipe_as_output_is_written_to_not_replaced() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
     };
-    let out = run_to(&path, &fifo);
+    let out = run(None, &path, &fifo, &[], &["upper"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let got = reader.join().unwrap();
     assert_eq!(got, std::fs::read(&path).unwrap().to_ascii_uppercase());
     assert!(!std::fs::metadata(&fifo).unwrap().is_file(), "still a FIFO");
-}
-
-fn run_to(input: &Path, output: &Path) -> Output {
-    bufbridge()
-        .arg("run")
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(["--", "upper"])
-        .output()
-        .unwrap()
 }
 
 fn is_char_device(path: &Path) -> bool {
