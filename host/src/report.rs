@@ -13,6 +13,9 @@ pub struct Report {
     pub listing: String,
     /// Empty when the guest fits.
     pub problems: Vec<Problem>,
+    /// A component that imports `streams` (`wit/streams.wit`): it runs on
+    /// the engine with the component model's concurrency support.
+    pub streams: bool,
 }
 
 impl Report {
@@ -31,6 +34,14 @@ impl fmt::Display for Report {
         writeln!(f, "A {what}. Its imports and exports, {how}:\n")?;
         writeln!(f, "{}", self.listing.trim_end())?;
         writeln!(f)?;
+        if self.streams {
+            writeln!(
+                f,
+                "It imports `streams`, so it runs on the host's second engine, the one with \
+                 the component model's concurrency support that `stream<u8>` needs (every \
+                 host call costs a little more there).\n"
+            )?;
+        }
         let verdict = Verdict::new(self.kind, &self.problems).to_string();
         let mut chars = verdict.chars();
         let first = chars.next().map(|c| c.to_ascii_uppercase());

@@ -31,6 +31,13 @@ pub fn sdk_wasm_path() -> &'static Path {
     PATH.get_or_init(|| build_test_guest("bufbridge_test_sdk"))
 }
 
+/// The `read-stream` test guest (`tests/guests/streams`), built with the
+/// hostile one.
+pub fn streams_wasm_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build_test_guest("bufbridge_test_streams"))
+}
+
 pub fn hostile_wasm() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| std::fs::read(hostile_wasm_path()).expect("read the hostile guest"))

@@ -31,4 +31,5 @@ mod sandbox;
 mod scale;
 mod sdk;
 mod serve;
+mod streams;
 mod tooling;

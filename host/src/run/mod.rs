@@ -249,6 +249,7 @@ impl Host {
                 kind: Kind::Component,
                 problems: problems(self.link_component(&binary).map(drop))?,
                 listing: inspect::component_listing(&binary),
+                streams: imports_streams(&binary),
             }
         } else {
             let module = self.compile_module(&binary)?;
@@ -256,6 +257,7 @@ impl Host {
                 kind: Kind::CoreModule,
                 problems: problems(self.link_module(&module).map(drop))?,
                 listing: inspect::module_listing(&module),
+                streams: false,
             }
         })
     }

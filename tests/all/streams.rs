@@ -1,0 +1,298 @@
+//! `streams.read-stream` (wit/streams.wit), each rule of its contract, with
+//! the test guest `tests/guests/streams`, built from `wit/` alone: streams
+//! of the input in memory and from a file, read with many capacities;
+//! errors at the call; buffers changed, truncated and dropped between
+//! deliveries; `--stats` and `--max-copy`; a forged handle; and the engine
+//! a guest is loaded on.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use bufbridge::stats::Import;
+use bufbridge::{DEFAULT_GUEST, Guest, Input, Limit, Limits, Output, RunError, Watch};
+
+use crate::common::{args, assert_exit, generated, host, run, stderr, streams_wasm_path, tempdir};
+
+fn streams_guest() -> &'static Guest {
+    static GUEST: OnceLock<Guest> = OnceLock::new();
+    GUEST.get_or_init(|| {
+        let wasm = std::fs::read(streams_wasm_path()).expect("read the streams guest");
+        host().load(&wasm).expect("load the streams guest")
+    })
+}
+
+/// `cat OFFSET CAPACITY` over `input`, in memory or from a file.
+fn cat(
+    input: &[u8],
+    file: bool,
+    offset: u64,
+    capacity: usize,
+    limits: &Limits,
+) -> Result<Vec<u8>, RunError> {
+    let words = args(&["cat", &offset.to_string(), &capacity.to_string()]);
+    let input = if file {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(input).unwrap();
+        Input::File(f)
+    } else {
+        Input::Bytes(input.to_vec())
+    };
+    host()
+        .run_with(streams_guest(), input, Output::Memory, &words, limits)?
+        .into_bytes()
+        .map_err(|e| panic!("{e}"))
+}
+
+/// The lines a `script` run wrote.
+fn script(input: &[u8], ops: &[&str]) -> Vec<String> {
+    let mut words = vec!["script"];
+    words.extend_from_slice(ops);
+    let out = host()
+        .run(
+            streams_guest(),
+            input.to_vec(),
+            &args(&words),
+            &Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_stream_delivers_the_bytes_from_the_offset_on_in_order() {
+    let input = generated(300_000);
+    for file in [false, true] {
+        for (offset, capacity) in [
+            (0, 65536),
+            (0, 4096),
+            (1, 7),
+            (299_999, 4),
+            (123_457, 1 << 20),
+        ] {
+            let out = cat(&input, file, offset, capacity, &Limits::default()).unwrap();
+            assert!(
+                out == input[offset as usize..],
+                "file {file}, offset {offset}, capacity {capacity}: {} bytes",
+                out.len()
+            );
+        }
+        // At the end: a stream that ends at once.
+        let out = cat(&input, file, input.len() as u64, 100, &Limits::default()).unwrap();
+        assert!(out.is_empty(), "file {file}");
+    }
+}
+
+#[test]
+fn an_offset_past_the_end_is_out_of_bounds_at_the_call() {
+    for file in [false, true] {
+        let err = cat(b"hello", file, 6, 10, &Limits::default()).unwrap_err();
+        let RunError::Failed(message) = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(message, "read-stream: out-of-bounds(5)");
+        let err = cat(b"", file, u64::MAX, 10, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(&err, RunError::Failed(m) if m == "read-stream: out-of-bounds(0)"),
+            "{err:?}"
+        );
+    }
+}
+
+/// Runs `script` over `input`: each operation with the line it must write.
+#[track_caller]
+fn check(input: &[u8], steps: &[(&str, &str)]) {
+    let ops: Vec<&str> = steps.iter().map(|(op, _)| *op).collect();
+    let lines = script(input, &ops);
+    let want: Vec<&str> = steps.iter().map(|(_, line)| *line).collect();
+    assert_eq!(lines, want);
+}
+
+#[test]
+fn deliveries_take_the_buffer_as_it_is_then() {
+    check(
+        b"",
+        &[
+            ("scratch=abcdef", "scratch abcdef"),
+            ("open=0", "open ok"),
+            ("read=2", "read ab"),
+            // A write between deliveries shows in the next one.
+            ("write=2:XY", "write ok"),
+            ("read=2", "read XY"),
+            // So does growth: a delivery goes up to the length then.
+            ("append=gh", "append ok"),
+            ("read=10", "read efgh"),
+            // At the length: the host ends the stream.
+            ("read=3", "read end"),
+            // Truncated to the position: the end.
+            ("truncate=1", "truncate ok"),
+            ("open=0", "open ok"),
+            ("read=1", "read a"),
+            ("read=1", "read end"),
+            // Truncated below it: the end.
+            ("scratch=abcdef", "scratch abcdef"),
+            ("open=1", "open ok"),
+            ("read=2", "read bc"),
+            ("truncate=2", "truncate ok"),
+            ("read=4", "read end"),
+            // Dropped while the stream is open: the end, not a trap.
+            ("scratch=xyz", "scratch xyz"),
+            ("open=1", "open ok"),
+            ("read=1", "read y"),
+            ("drop", "drop"),
+            ("read=1", "read end"),
+            // Opened at the length: ends at the first read.
+            ("scratch=abc", "scratch abc"),
+            ("open=3", "open ok"),
+            ("read=1", "read end"),
+            // A zero-capacity read is a readiness probe: nothing moves.
+            ("scratch=abcd", "scratch abcd"),
+            ("open=1", "open ok"),
+            ("read=0", "read "),
+            ("read=5", "read bcd"),
+        ],
+    );
+}
+
+#[test]
+fn the_guest_may_drop_its_end_early_and_open_more() {
+    check(
+        b"hello world",
+        &[
+            ("input", "input"),
+            ("open=6", "open ok"),
+            ("read=3", "read wor"),
+            ("close", "close"),
+            ("open=0", "open ok"),
+            ("read=5", "read hello"),
+            // Another stream of the same buffer, opened at its end.
+            ("open=11", "open ok"),
+            ("read=1", "read end"),
+            ("open=12", "open out-of-bounds(11)"),
+        ],
+    );
+}
+
+#[test]
+fn deliveries_count_as_reads_in_the_stats() {
+    let words = args(&["cat", "0", "4096"]);
+    let input = Input::Bytes(generated(10_000));
+    let (result, stats) = host().run_watched(
+        streams_guest(),
+        input,
+        Output::Memory,
+        &words,
+        &Limits::default(),
+        &Watch::default(),
+    );
+    result.unwrap();
+    let read = stats
+        .calls()
+        .find(|(import, _)| *import == Import::Read)
+        .map(|(_, calls)| calls)
+        .expect("reads were counted");
+    // 4096, 4096, 1808, and the read that found the end.
+    assert_eq!((read.calls, read.bytes_out), (4, 10_000));
+    // Opening the stream is not a `len` or anything else.
+    let others: Vec<_> = stats
+        .calls()
+        .map(|(i, _)| i)
+        .filter(|i| *i != Import::Read && *i != Import::Append)
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
+#[test]
+fn the_copy_cap_applies_per_delivery() {
+    let input = generated(100_000);
+    let limits = Limits {
+        max_copy: 4096,
+        ..Limits::default()
+    };
+    for file in [false, true] {
+        let out = cat(&input, file, 0, 4096, &limits).unwrap();
+        assert!(out == input, "file {file}");
+        let err = cat(&input, file, 0, 4097, &limits).unwrap_err();
+        assert!(
+            matches!(err, RunError::LimitExceeded(Limit::CopyPerCall(4096), _)),
+            "file {file}: {err:?}"
+        );
+        // Only what is left counts: a last delivery below the cap is fine
+        // whatever the capacity.
+        let out = cat(&input, file, 100_000 - 4096, 1 << 20, &limits).unwrap();
+        assert!(out == input[100_000 - 4096..], "file {file}");
+    }
+}
+
+#[test]
+fn a_forged_handle_traps() {
+    let err = host()
+        .run(
+            streams_guest(),
+            b"x".to_vec(),
+            &args(&["forge"]),
+            &Limits::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, RunError::Trapped(_)), "{err:?}");
+}
+
+#[test]
+fn only_guests_that_import_streams_run_on_the_concurrent_engine() {
+    let wasm = std::fs::read(streams_wasm_path()).unwrap();
+    let report = host().inspect(&wasm).unwrap();
+    assert!(report.fits() && report.streams, "{report}");
+    assert!(
+        report.to_string().contains("It imports `streams`"),
+        "{report}"
+    );
+    let report = host().inspect(DEFAULT_GUEST).unwrap();
+    assert!(report.fits() && !report.streams, "{report}");
+    assert!(
+        !report.to_string().contains("It imports `streams`"),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_cli_streams_a_file_and_counts_the_reads() {
+    let dir = tempdir();
+    let input = dir.path().join("in");
+    let bytes = generated(200_000);
+    std::fs::write(&input, &bytes).unwrap();
+    let output = dir.path().join("out");
+    let guest = streams_wasm_path();
+    let out = run(
+        Some(guest),
+        &input,
+        &output,
+        &["--stats"],
+        &["cat", "0", "65536"],
+    );
+    assert_exit(&out, 0);
+    assert!(std::fs::read(&output).unwrap() == bytes);
+    // 65536 × 3, 3392, the end.
+    let stats = stderr(&out);
+    let read = stats
+        .lines()
+        .find(|l| l.starts_with("read "))
+        .unwrap_or_else(|| panic!("{stats}"));
+    let words: Vec<&str> = read.split_whitespace().collect();
+    assert_eq!(words[..2], ["read", "5"], "{stats}");
+    let out = run(
+        Some(guest),
+        &input,
+        &output,
+        &["--max-copy", "64KiB"],
+        &["cat", "0", "65537"],
+    );
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("per-call copy limit of 64 KiB"),
+        "{}",
+        stderr(&out)
+    );
+}
