@@ -9,6 +9,9 @@
 //!   room for `CAPACITY` bytes, and appends what each delivers to the
 //!   output; a `buffer-error` fails the run with `read-stream: ERROR` (the
 //!   WIT's spelling, `out-of-bounds(5)`).
+//! - `count OFFSET CAPACITY`: the same reads, but writes only
+//!   `BYTES bytes in N reads` (the reads that delivered bytes), so no
+//!   `append` comes near the copy cap.
 //! - `forge`: opens a stream on buffer handle 12345, which it was never
 //!   given (the host must trap the guest).
 //! - `script OP...`: runs the operations in order and writes one line per
@@ -55,6 +58,31 @@ impl Guest for Streams {
                         StreamResult::Cancelled => return Err("a read was cancelled".into()),
                     }
                 }
+            }
+            ["count", offset, capacity] => {
+                let offset = number(offset)?;
+                let capacity = number(capacity)? as usize;
+                let mut reader =
+                    read_stream(input, offset).map_err(|e| format!("read-stream: {}", wit(e)))?;
+                let (mut bytes, mut reads) = (0, 0);
+                let mut chunk = Vec::with_capacity(capacity);
+                loop {
+                    let result;
+                    (reader, result, chunk) = read(reader, chunk);
+                    match result {
+                        StreamResult::Complete(n) => {
+                            bytes += n;
+                            reads += 1;
+                            chunk.clear();
+                        }
+                        StreamResult::Dropped => break,
+                        StreamResult::Cancelled => return Err("a read was cancelled".into()),
+                    }
+                }
+                let line = format!("{bytes} bytes in {reads} reads\n");
+                output
+                    .append(line.as_bytes())
+                    .map_err(|e| format!("append: {}", wit(e)))
             }
             ["forge"] => {
                 // SAFETY: deliberately wrong; the host is meant to trap us.
