@@ -9,6 +9,7 @@
 
 #[path = "../tests/support/measure.rs"]
 mod measure;
+mod streams;
 #[path = "../tests/support/wasm_build.rs"]
 mod wasm_build;
 
@@ -720,5 +721,8 @@ fn main() {
     }
     if wants("runs") {
         runs_table();
+    }
+    if wants("streams") {
+        streams::streams_table(&g, &tmp, &dir);
     }
 }

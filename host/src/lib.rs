@@ -26,7 +26,7 @@
 //! Module map, each using only those below it: [`run`] (the engine, the
 //! linkers, loading, limits, one run) → [`inspect`] (why a guest does not
 //! fit, and `Host::inspect`) → `component` (the generated traits, from the
-//! one `bindgen!` in `bindings`) and [`core_abi`] (the core ABI's table and
+//! one `bindgen!` in `bindings`; `stream`, the producer of `read-stream`) and [`core_abi`] (the core ABI's table and
 //! raw imports) → `view` (the buffer table as a guest calls it, counted for
 //! `--stats`) → `state` (the store's data) → `buffers` (the handle table) →
 //! `stop` (why an operation stops a run) and `handle` → `storage` (the
