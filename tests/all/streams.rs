@@ -262,6 +262,22 @@ fn the_copy_cap_applies_per_delivery() {
 }
 
 #[test]
+fn the_time_limit_stops_a_guest_on_the_concurrent_engine() {
+    // The ticker advances the second engine's epoch too.
+    let limits = Limits {
+        timeout: Some(std::time::Duration::from_millis(200)),
+        ..Limits::default()
+    };
+    let err = host()
+        .run(streams_guest(), Vec::new(), &args(&["spin"]), &limits)
+        .unwrap_err();
+    assert!(
+        matches!(err, RunError::LimitExceeded(Limit::Time(_), _)),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn a_forged_handle_traps() {
     let err = host()
         .run(

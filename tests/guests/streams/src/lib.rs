@@ -12,6 +12,7 @@
 //! - `count OFFSET CAPACITY`: the same reads, but writes only
 //!   `BYTES bytes in N reads` (the reads that delivered bytes), so no
 //!   `append` comes near the copy cap.
+//! - `spin`: loops forever without calling the host.
 //! - `forge`: opens a stream on buffer handle 12345, which it was never
 //!   given (the host must trap the guest).
 //! - `script OP...`: runs the operations in order and writes one line per
@@ -84,6 +85,10 @@ impl Guest for Streams {
                     .append(line.as_bytes())
                     .map_err(|e| format!("append: {}", wit(e)))
             }
+            ["spin"] => loop {
+                // Never calls the host: only the time limit stops it.
+                std::hint::black_box(());
+            },
             ["forge"] => {
                 // SAFETY: deliberately wrong; the host is meant to trap us.
                 let forged = ManuallyDrop::new(unsafe { Buffer::from_handle(12345) });
