@@ -346,3 +346,170 @@ fn the_cli_streams_a_file_and_counts_the_reads() {
         stderr(&out)
     );
 }
+
+// ------------------------------------------- random scripts against a model
+
+/// A script operation as generated; offsets relative to the buffer's length.
+#[derive(Debug, Clone)]
+enum Draw {
+    Scratch(String),
+    Open(i8),
+    Read(usize),
+    Write(i8, String),
+    Append(String),
+    Truncate(i8),
+    Drop,
+    Close,
+}
+
+/// The contract of `read-stream`, written out again on plain vectors, for
+/// the streams guest's `script` (scratch buffers of limit 64).
+#[derive(Default)]
+struct Model {
+    /// Every scratch buffer made, `None` once dropped (the guest drops the
+    /// one before when it makes another).
+    buffers: Vec<Option<Vec<u8>>>,
+    /// The open stream: its buffer and position.
+    stream: Option<(usize, usize)>,
+}
+
+const SCRATCH_LIMIT: usize = 64;
+
+impl Model {
+    fn current(&mut self) -> Option<&mut Vec<u8>> {
+        self.buffers.last_mut().and_then(Option::as_mut)
+    }
+
+    /// The operation as the guest takes it (`None` when it needs a live
+    /// buffer and there is none: not generated), and the line it writes.
+    fn apply(&mut self, draw: &Draw) -> Option<(String, String)> {
+        let at = |len: usize, d: i8| (len as i64 + i64::from(d)).max(0) as usize;
+        Some(match draw {
+            Draw::Scratch(text) => {
+                if let Some(last) = self.buffers.last_mut() {
+                    *last = None;
+                }
+                self.buffers.push(Some(text.as_bytes().to_vec()));
+                (format!("scratch={text}"), format!("scratch {text}"))
+            }
+            Draw::Open(d) => {
+                let index = self.buffers.len().checked_sub(1)?;
+                let len = self.current()?.len();
+                let offset = at(len, *d);
+                self.stream = None;
+                let line = if offset > len {
+                    format!("open out-of-bounds({len})")
+                } else {
+                    self.stream = Some((index, offset));
+                    "open ok".to_string()
+                };
+                (format!("open={offset}"), line)
+            }
+            Draw::Read(capacity) => {
+                let op = format!("read={capacity}");
+                let Some((index, position)) = self.stream else {
+                    return Some((op, "read none".into()));
+                };
+                if *capacity == 0 {
+                    // A readiness probe: answered at once, nothing moves.
+                    return Some((op, "read ".into()));
+                }
+                match &self.buffers[index] {
+                    Some(bytes) if position < bytes.len() => {
+                        let end = (position + capacity).min(bytes.len());
+                        let got = String::from_utf8(bytes[position..end].to_vec()).unwrap();
+                        self.stream = Some((index, end));
+                        (op, format!("read {got}"))
+                    }
+                    _ => {
+                        self.stream = None;
+                        (op, "read end".into())
+                    }
+                }
+            }
+            Draw::Write(d, text) => {
+                let bytes = self.current()?;
+                let offset = at(bytes.len(), *d);
+                let line = if offset > bytes.len() {
+                    format!("write out-of-bounds({})", bytes.len())
+                } else if offset + text.len() > SCRATCH_LIMIT {
+                    format!("write limit-exceeded({SCRATCH_LIMIT})")
+                } else {
+                    let end = offset + text.len();
+                    if bytes.len() < end {
+                        bytes.resize(end, 0);
+                    }
+                    bytes[offset..end].copy_from_slice(text.as_bytes());
+                    "write ok".into()
+                };
+                (format!("write={offset}:{text}"), line)
+            }
+            Draw::Append(text) => {
+                let bytes = self.current()?;
+                let line = if bytes.len() + text.len() > SCRATCH_LIMIT {
+                    format!("append limit-exceeded({SCRATCH_LIMIT})")
+                } else {
+                    bytes.extend_from_slice(text.as_bytes());
+                    "append ok".into()
+                };
+                (format!("append={text}"), line)
+            }
+            Draw::Truncate(d) => {
+                let bytes = self.current()?;
+                let len = at(bytes.len(), *d);
+                let line = if len > bytes.len() {
+                    format!("truncate out-of-bounds({})", bytes.len())
+                } else {
+                    bytes.truncate(len);
+                    "truncate ok".into()
+                };
+                (format!("truncate={len}"), line)
+            }
+            Draw::Drop => {
+                self.current()?;
+                if let Some(last) = self.buffers.last_mut() {
+                    *last = None;
+                }
+                ("drop".into(), "drop".into())
+            }
+            Draw::Close => {
+                self.stream = None;
+                ("close".into(), "close".into())
+            }
+        })
+    }
+}
+
+fn draws() -> impl proptest::strategy::Strategy<Value = Vec<Draw>> {
+    use proptest::prelude::*;
+    let text = || "[a-z]{1,12}";
+    let edge = || -2i8..=2;
+    let draw = prop_oneof![
+        1 => text().prop_map(Draw::Scratch),
+        2 => edge().prop_map(Draw::Open),
+        6 => (0usize..8).prop_map(Draw::Read),
+        2 => (edge(), text()).prop_map(|(d, t)| Draw::Write(d, t)),
+        2 => text().prop_map(Draw::Append),
+        1 => edge().prop_map(Draw::Truncate),
+        1 => Just(Draw::Drop),
+        1 => Just(Draw::Close),
+    ];
+    prop::collection::vec(draw, 1..40)
+}
+
+#[test]
+fn random_scripts_match_the_model() {
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config::with_cases(64));
+    runner
+        .run(&draws(), |draws| {
+            let mut model = Model::default();
+            let steps: Vec<(String, String)> =
+                draws.iter().filter_map(|d| model.apply(d)).collect();
+            let ops: Vec<&str> = steps.iter().map(|(op, _)| op.as_str()).collect();
+            let want: Vec<&str> = steps.iter().map(|(_, line)| line.as_str()).collect();
+            proptest::prop_assert_eq!(script(b"", &ops), want);
+            Ok(())
+        })
+        .unwrap();
+}
