@@ -229,6 +229,13 @@ impl Buffers {
         }
     }
 
+    /// `streams.read-stream(offset)`: whether a stream may start at
+    /// `offset`, by the bounds of a `read` there.
+    pub fn open_stream(&self, h: Handle, offset: u64) -> Outcome<()> {
+        let buffer = self.get(h)?;
+        Ok(rules::read(&buffer.shape(), offset, 0).map(drop))
+    }
+
     /// One delivery of `streams.read-stream` from `position` into `dst`
     /// (the guest's read buffer): the bytes copied, or `None` when the
     /// stream has ended, because `position` is at or past the buffer's
@@ -435,6 +442,11 @@ mod tests {
     #[test]
     fn deliveries_follow_the_buffer_as_it_is_then() {
         let (mut b, input, _) = table();
+        assert_eq!(b.open_stream(input, 11).unwrap(), Ok(()));
+        assert_eq!(
+            b.open_stream(input, 12).unwrap(),
+            Err(BufferError::OutOfBounds(11))
+        );
         let mut dst = [0u8; 4];
         assert_eq!(b.deliver(input, 0, &mut dst).unwrap(), Some(4));
         assert_eq!(&dst, b"hell");

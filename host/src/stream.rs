@@ -43,15 +43,9 @@ impl streams::HostWithStore<RunState> for BuffersProjection {
         offset: u64,
     ) -> Result<StreamReader<u8>, Failure> {
         let buffer = handle(&buf);
-        // The offset is checked at the call, as `read` checks it: a forged
-        // handle traps, an offset past the end is the guest's error.
-        // Not counted as a `len`: the deliveries count as reads.
-        let len = host.get().buffers.len(buffer).map_err(Stop::from)?;
-        if offset > len {
-            return Err(Failure::Refused(crate::rules::BufferError::OutOfBounds(
-                len,
-            )));
-        }
+        // Checked at the call, as `read` checks it: a forged handle
+        // traps, an offset past the end is the guest's error.
+        host.get().open_stream(buffer, offset)?;
         let producer = BufferStream {
             buffer,
             position: offset,

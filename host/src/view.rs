@@ -61,6 +61,12 @@ impl BuffersView<'_> {
             .map(|(taken, _)| taken)
     }
 
+    /// `read-stream`'s check at the call; not counted (its deliveries
+    /// count as reads).
+    pub fn open_stream(&mut self, h: Handle, offset: u64) -> Result<(), Failure> {
+        flatten(self.buffers.open_stream(h, offset))
+    }
+
     /// One delivery of a `read-stream` stream into `dst`, counted as a
     /// `read` of the bytes it copied; `None` once the stream has ended.
     pub fn deliver(
