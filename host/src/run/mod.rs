@@ -89,6 +89,15 @@ impl Guest {
 /// [`Limits::max_copy`].
 ///
 /// A run's future is `Send`, and dropping it stops the guest.
+///
+/// # Two engines
+///
+/// A component that imports `streams` (`wit/streams.wit`) is compiled and
+/// run on a second engine, with the component model's concurrency support
+/// that its `stream<u8>` needs; that engine is made at the first such load.
+/// Every other guest runs on the first, where concurrency support is off,
+/// because it makes every host call dearer. [`Host::load`] decides from the
+/// component's imports; the limits and options are the same on both.
 pub struct Host {
     engine: Engine,
     options: HostOptions,
