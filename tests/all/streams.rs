@@ -352,6 +352,7 @@ fn the_cli_streams_a_file_and_counts_the_reads() {
 /// A script operation as generated; offsets relative to the buffer's length.
 #[derive(Debug, Clone)]
 enum Draw {
+    Output,
     Scratch(String),
     Open(i8),
     Read(usize),
@@ -363,12 +364,14 @@ enum Draw {
 }
 
 /// The contract of `read-stream`, written out again on plain vectors, for
-/// the streams guest's `script` (scratch buffers of limit 64).
-#[derive(Default)]
+/// the streams guest's `script`: the output (buffer 0) and scratch buffers
+/// of limit 64.
 struct Model {
-    /// Every scratch buffer made, `None` once dropped (the guest drops the
-    /// one before when it makes another).
+    /// The output, then every scratch buffer made, `None` once dropped (the
+    /// guest drops its scratch buffer when it makes another).
     buffers: Vec<Option<Vec<u8>>>,
+    /// The buffer the operations act on, once one is chosen.
+    target: Option<usize>,
     /// The open stream: its buffer and position.
     stream: Option<(usize, usize)>,
 }
@@ -376,8 +379,23 @@ struct Model {
 const SCRATCH_LIMIT: usize = 64;
 
 impl Model {
-    fn current(&mut self) -> Option<&mut Vec<u8>> {
-        self.buffers.last_mut().and_then(Option::as_mut)
+    fn new() -> Self {
+        Model {
+            buffers: vec![Some(Vec::new())],
+            target: None,
+            stream: None,
+        }
+    }
+
+    /// The target's bytes and limit, if it is live.
+    fn current(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+        let target = self.target?;
+        let limit = if target == 0 {
+            usize::MAX
+        } else {
+            SCRATCH_LIMIT
+        };
+        Some((self.buffers[target].as_mut()?, limit))
     }
 
     /// The operation as the guest takes it (`None` when it needs a live
@@ -385,16 +403,22 @@ impl Model {
     fn apply(&mut self, draw: &Draw) -> Option<(String, String)> {
         let at = |len: usize, d: i8| (len as i64 + i64::from(d)).max(0) as usize;
         Some(match draw {
+            Draw::Output => {
+                self.target = Some(0);
+                ("output".into(), "output".into())
+            }
             Draw::Scratch(text) => {
-                if let Some(last) = self.buffers.last_mut() {
+                // The guest's one scratch buffer is replaced, so dropped.
+                if let Some(last) = self.buffers.iter_mut().skip(1).last() {
                     *last = None;
                 }
                 self.buffers.push(Some(text.as_bytes().to_vec()));
+                self.target = Some(self.buffers.len() - 1);
                 (format!("scratch={text}"), format!("scratch {text}"))
             }
             Draw::Open(d) => {
-                let index = self.buffers.len().checked_sub(1)?;
-                let len = self.current()?.len();
+                let index = self.target?;
+                let len = self.current()?.0.len();
                 let offset = at(len, *d);
                 self.stream = None;
                 let line = if offset > len {
@@ -428,12 +452,12 @@ impl Model {
                 }
             }
             Draw::Write(d, text) => {
-                let bytes = self.current()?;
+                let (bytes, limit) = self.current()?;
                 let offset = at(bytes.len(), *d);
                 let line = if offset > bytes.len() {
                     format!("write out-of-bounds({})", bytes.len())
-                } else if offset + text.len() > SCRATCH_LIMIT {
-                    format!("write limit-exceeded({SCRATCH_LIMIT})")
+                } else if offset + text.len() > limit {
+                    format!("write limit-exceeded({limit})")
                 } else {
                     let end = offset + text.len();
                     if bytes.len() < end {
@@ -445,9 +469,9 @@ impl Model {
                 (format!("write={offset}:{text}"), line)
             }
             Draw::Append(text) => {
-                let bytes = self.current()?;
-                let line = if bytes.len() + text.len() > SCRATCH_LIMIT {
-                    format!("append limit-exceeded({SCRATCH_LIMIT})")
+                let (bytes, limit) = self.current()?;
+                let line = if bytes.len() + text.len() > limit {
+                    format!("append limit-exceeded({limit})")
                 } else {
                     bytes.extend_from_slice(text.as_bytes());
                     "append ok".into()
@@ -455,7 +479,7 @@ impl Model {
                 (format!("append={text}"), line)
             }
             Draw::Truncate(d) => {
-                let bytes = self.current()?;
+                let (bytes, _) = self.current()?;
                 let len = at(bytes.len(), *d);
                 let line = if len > bytes.len() {
                     format!("truncate out-of-bounds({})", bytes.len())
@@ -466,10 +490,9 @@ impl Model {
                 (format!("truncate={len}"), line)
             }
             Draw::Drop => {
-                self.current()?;
-                if let Some(last) = self.buffers.last_mut() {
-                    *last = None;
-                }
+                // Only the scratch buffer, while it is the target.
+                let target = self.target.filter(|&t| t > 0)?;
+                self.buffers[target].take()?;
                 ("drop".into(), "drop".into())
             }
             Draw::Close => {
@@ -485,6 +508,7 @@ fn draws() -> impl proptest::strategy::Strategy<Value = Vec<Draw>> {
     let text = || "[a-z]{1,12}";
     let edge = || -2i8..=2;
     let draw = prop_oneof![
+        1 => Just(Draw::Output),
         1 => text().prop_map(Draw::Scratch),
         2 => edge().prop_map(Draw::Open),
         6 => (0usize..8).prop_map(Draw::Read),
@@ -497,18 +521,47 @@ fn draws() -> impl proptest::strategy::Strategy<Value = Vec<Draw>> {
     prop::collection::vec(draw, 1..40)
 }
 
+/// Random scripts over scratch buffers (in memory) and the output, in
+/// memory or file-backed: streams opened, read, closed, and their buffers
+/// written, grown, truncated and dropped between deliveries.
 #[test]
 fn random_scripts_match_the_model() {
+    use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
-    let mut runner = TestRunner::new(Config::with_cases(64));
+    let mut runner = TestRunner::new(Config::with_cases(128));
     runner
-        .run(&draws(), |draws| {
-            let mut model = Model::default();
+        .run(&(draws(), any::<bool>()), |(draws, file)| {
+            let mut model = Model::new();
             let steps: Vec<(String, String)> =
                 draws.iter().filter_map(|d| model.apply(d)).collect();
-            let ops: Vec<&str> = steps.iter().map(|(op, _)| op.as_str()).collect();
-            let want: Vec<&str> = steps.iter().map(|(_, line)| line.as_str()).collect();
-            proptest::prop_assert_eq!(script(b"", &ops), want);
+            let mut words = vec!["script"];
+            words.extend(steps.iter().map(|(op, _)| op.as_str()));
+            let output = if file {
+                Output::File(tempfile::tempfile().unwrap())
+            } else {
+                Output::Memory
+            };
+            let got = host()
+                .run_with(
+                    streams_guest(),
+                    Input::Bytes(Vec::new()),
+                    output,
+                    &args(&words),
+                    &Limits::default(),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_bytes()
+                .unwrap();
+            // The output's bytes as the operations left them, then the log.
+            let mut want = model.buffers[0].take().unwrap();
+            for (_, line) in &steps {
+                want.extend_from_slice(line.as_bytes());
+                want.push(b'\n');
+            }
+            prop_assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
             Ok(())
         })
         .unwrap();

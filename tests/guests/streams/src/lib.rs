@@ -113,7 +113,8 @@ fn read(mut reader: Reader, buf: Vec<u8>) -> (Reader, StreamResult, Vec<u8>) {
 
 /// Runs `ops` and writes one line per operation to `output`:
 ///
-/// - `input`: the operations below act on the input;
+/// - `input`, `output`: the operations below act on the input, the output
+///   (whose bytes the log follows);
 /// - `scratch=TEXT`: a new scratch buffer holding `TEXT` (limit 64); the
 ///   operations below act on it;
 /// - `open=OFFSET`: opens a stream of the buffer from `OFFSET` (`open ok`,
@@ -126,22 +127,27 @@ fn read(mut reader: Reader, buf: Vec<u8>) -> (Reader, StreamResult, Vec<u8>) {
 /// - `close`: drops the guest's end of the stream.
 fn script(input: &Buffer, output: &Buffer, ops: &[&str]) -> Result<(), String> {
     let mut scratch: Option<Buffer> = None;
-    let mut on_input = true;
+    let mut target = Target::Input;
     let mut reader: Option<Reader> = None;
     let mut log = String::new();
     for op in ops {
         let (name, arg) = op.split_once('=').unwrap_or((op, ""));
         let buffer = || -> Result<&Buffer, String> {
-            match (&scratch, on_input) {
-                (_, true) => Ok(input),
-                (Some(scratch), false) => Ok(scratch),
-                (None, false) => Err(format!("{op}: the scratch buffer was dropped")),
+            match (&scratch, target) {
+                (_, Target::Input) => Ok(input),
+                (_, Target::Output) => Ok(output),
+                (Some(scratch), Target::Scratch) => Ok(scratch),
+                (None, Target::Scratch) => Err(format!("{op}: the scratch buffer was dropped")),
             }
         };
         let line = match name {
             "input" => {
-                on_input = true;
+                target = Target::Input;
                 "input".to_string()
+            }
+            "output" => {
+                target = Target::Output;
+                "output".to_string()
             }
             "scratch" => {
                 let buffer = Buffer::create(64).map_err(|e| format!("create: {}", wit(e)))?;
@@ -149,7 +155,7 @@ fn script(input: &Buffer, output: &Buffer, ops: &[&str]) -> Result<(), String> {
                     .append(arg.as_bytes())
                     .map_err(|e| format!("append: {}", wit(e)))?;
                 scratch = Some(buffer);
-                on_input = false;
+                target = Target::Scratch;
                 format!("scratch {arg}")
             }
             "open" => {
@@ -201,6 +207,14 @@ fn script(input: &Buffer, output: &Buffer, ops: &[&str]) -> Result<(), String> {
     output
         .append(log.as_bytes())
         .map_err(|e| format!("append: {}", wit(e)))
+}
+
+/// Which buffer a script's operations act on.
+#[derive(Clone, Copy)]
+enum Target {
+    Input,
+    Output,
+    Scratch,
 }
 
 fn answer(result: Result<(), BufferError>) -> String {
