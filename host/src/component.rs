@@ -8,12 +8,13 @@
 //! [`Buffers`], which applies the rules.
 
 use wasmtime::StoreContextMut;
-use wasmtime::component::{HasData, Linker, Resource, WasmList};
+use wasmtime::component::{HasData, Linker, Resource, WasmList, WasmStr};
 
 use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
-use crate::bindings::bufbridge::buffers::digest;
+use crate::bindings::bufbridge::buffers::{abort, digest};
 use crate::buffers::{Buffers, Handle, Outcome, Stop};
+use crate::core_abi::MAX_FAIL_MESSAGE;
 use crate::rules;
 use crate::state::{RunState, trap};
 use crate::stats::{Import, Stats};
@@ -37,7 +38,7 @@ impl HasData for BuffersProjection {
 }
 
 /// Adds every interface the `processor` world imports from this package
-/// (`buffers`, `digest`) to `linker`, each served by [`BuffersView`].
+/// (`buffers`, `digest`, `abort`) to `linker`, each served by [`BuffersView`].
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     Processor::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
         buffers: &mut state.buffers,
@@ -46,13 +47,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     add_fast_paths(linker)
 }
 
-/// `write` and `append`, hand-written over the bindings' own.
+/// `write`, `append` and `abort.abort`, hand-written over the bindings' own.
 ///
 /// The generated traits receive the guest's bytes as an owned `Vec<u8>`: a
 /// copy out of guest memory, then another into the buffer. `WasmList<u8>`
 /// is a view of guest memory instead, so the bytes are copied once. The
 /// rules are still [`Buffers`]'s, and the conformance suite runs through
-/// these functions like any other.
+/// these functions like any other. Likewise `WasmStr`: the host copies only
+/// the part of an `abort` message it keeps, however long the guest made it.
 fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     type Written = wasmtime::Result<(Result<(), BufferError>,)>;
     linker.allow_shadowing(true);
@@ -85,6 +87,18 @@ fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
             Ok((lift(outcome, Ok)?,))
         },
     )?;
+    linker
+        .instance("bufbridge:buffers/abort@0.1.0")?
+        .func_wrap(
+            "abort",
+            |mut store, (message,): (WasmStr,)| -> wasmtime::Result<()> {
+                // UTF-8, what Rust and C guests use, is read in place; a
+                // UTF-16 guest's string is converted whole, a copy no larger
+                // than the guest's memory.
+                let kept = kept(&message.to_str(&store)?).to_string();
+                Err(aborted(&mut store.data_mut().stats, kept))
+            },
+        )?;
     linker.allow_shadowing(false);
     Ok(())
 }
@@ -247,6 +261,38 @@ impl digest::Host for BuffersView<'_> {
             Ok(hash.to_vec())
         })
     }
+}
+
+impl abort::Host for BuffersView<'_> {
+    fn abort(&mut self, message: String) -> wasmtime::Result<()> {
+        // Shadowed by the fast path in `add_fast_paths`; kept for the trait.
+        Err(aborted(self.stats, kept(&message).to_string()))
+    }
+}
+
+/// How a run ended in `abort.abort`: the guest's message, carried as the
+/// error that unwinds the guest, and told apart from a trap by its type
+/// (`blame` in `run.rs` makes it the run's failure).
+#[derive(Debug)]
+pub(crate) struct Aborted(pub String);
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Aborted {}
+
+/// The part of an `abort` message the host keeps.
+fn kept(message: &str) -> &str {
+    &message[..message.floor_char_boundary(MAX_FAIL_MESSAGE)]
+}
+
+/// Counts the `abort` call and makes the error that ends the run.
+fn aborted(stats: &mut Stats, message: String) -> wasmtime::Error {
+    stats.record(Import::Abort, 0, 0, 0);
+    wasmtime::Error::new(Aborted(message))
 }
 
 /// The bytes a write moved: all of them, or none if it was refused.

@@ -19,8 +19,9 @@ use crate::stats::Import;
 /// The import module name core guests use.
 pub const MODULE: &str = "bufbridge:buffers/raw@0.1.0";
 
-/// The longest message `fail` keeps; a guest cannot make the host hold more.
-const MAX_FAIL_MESSAGE: usize = 64 * 1024;
+/// The longest message `fail` (and the component path's `abort.abort`)
+/// keeps; a guest cannot make the host hold more.
+pub(crate) const MAX_FAIL_MESSAGE: usize = 64 * 1024;
 
 /// A refusal by the rules, as the negative number the ABI returns.
 fn code(e: BufferError) -> i64 {

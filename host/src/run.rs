@@ -563,6 +563,12 @@ fn out_of_time(timeout: Duration) -> RunError {
 
 /// Says what stopped a run: the host's I/O, a limit, or the guest itself.
 fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
+    // The guest ended the run itself and said why (`abort.abort`): its words
+    // beat any guess, a refused memory growth included.
+    let trap = match trap.downcast::<component::Aborted>() {
+        Ok(component::Aborted(message)) => return RunError::Failed(message),
+        Err(trap) => trap,
+    };
     if trap.is::<HostIo>() {
         match trap.downcast::<HostIo>() {
             Ok(io) => return RunError::HostIo(io),
