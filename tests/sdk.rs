@@ -210,9 +210,9 @@ fn output_writes_and_seeks_like_a_cursor() {
             // Gathered behind a small write, then straight from where it is.
             "seek:end:0",
             "text:ab",
-            "fill:9000:68",
+            "fill:20000:68",
             "flush",
-            "fill:9000:69",
+            "fill:20000:69",
             "text:end",
         ],
     );
