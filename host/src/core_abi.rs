@@ -25,8 +25,9 @@ use crate::view::BuffersView;
 /// The import module name core guests use.
 pub const MODULE: &str = "bufbridge:buffers/raw@0.1.0";
 
-/// The longest message `fail` keeps; a guest cannot make the host hold more.
-const MAX_FAIL_MESSAGE: usize = 64 * 1024;
+/// The longest message `fail` (and the component path's `abort.abort`)
+/// keeps; a guest cannot make the host hold more.
+pub(crate) const MAX_FAIL_MESSAGE: usize = 64 * 1024;
 
 /// One import of the core ABI: its name, its type (`func(i32) -> i64`),
 /// and how it is linked.

@@ -82,6 +82,12 @@ pub(super) fn out_of_time(timeout: Duration) -> RunError {
 /// Says what stopped a run: the host's I/O, a limit, or the guest itself.
 /// The buffer table's stops come back out of the trap by their type.
 pub(super) fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
+    // The guest ended the run itself and said why (`abort.abort`): its words
+    // beat any guess, a refused memory growth included.
+    let trap = match trap.downcast::<component::Aborted>() {
+        Ok(component::Aborted(message)) => return RunError::Failed(message),
+        Err(trap) => trap,
+    };
     if let Some(Stop::Io(_)) = trap.downcast_ref::<Stop>() {
         match trap.downcast::<Stop>() {
             Ok(Stop::Io(io)) => return RunError::HostIo(io),
