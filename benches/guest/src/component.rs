@@ -2,7 +2,8 @@
 //! loops it has the SDK's own comparison (`benches/buffers.rs`, section 6):
 //! - `raw-copy`: the input to the output with the raw chunk loop (`read` 64
 //!   KiB, `append` it), as a guest without the SDK writes it;
-//! - `io-copy`: the same with `std::io::copy` through the SDK's adapters.
+//! - `io-copy`: the same with `std::io::copy` through the SDK's adapters;
+//! - `whole`: the whole input in one `read` into fresh guest memory (section 8).
 
 use std::io::Write;
 
@@ -46,6 +47,17 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
                 offset += chunk.len() as u64;
                 output.append(&chunk).map_err(|e| e.to_string())?;
             }
+        }
+        Some("whole") => {
+            let input = input.buffer();
+            let all = input
+                .read(0, input.len() as u32)
+                .map_err(|e| e.to_string())?;
+            let sum = crate::checksum::checksum(0, &all);
+            output
+                .buffer()
+                .append(&sum.to_le_bytes())
+                .map_err(|e| e.to_string())
         }
         Some("io-copy") => {
             std::io::copy(input, output).map_err(|e| e.to_string())?;
