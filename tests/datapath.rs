@@ -1,0 +1,85 @@
+//! The data path (issue 16): the default guest's vectorised `count`,
+//! `upper` and `lower` give what their byte-at-a-time definitions give, at
+//! every length and alignment, across 16-byte blocks, the count's batches
+//! and the 64 KiB chunks; and shared input bytes run without a copy.
+
+use bufbridge::{DEFAULT_GUEST, Guest, Host, Limits};
+
+/// `<bytes> <lines> <words>\n`, as `wc` counts.
+fn wc(bytes: &[u8]) -> Vec<u8> {
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    let words = bytes
+        .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .filter(|w| !w.is_empty())
+        .count();
+    format!("{} {lines} {words}\n", bytes.len()).into_bytes()
+}
+
+/// Bytes drawn from every class the kernels tell apart: each white space,
+/// the neighbours of the letter ranges and of white space, letters, and
+/// bytes above ASCII (whose case must not change).
+fn mixed(len: usize, seed: u64) -> Vec<u8> {
+    const ALPHABET: &[u8] = b" \t\n\x0b\x0c\r\x08\x0e\x1f!@AMZ[`amz{\x7f\x80\xc1\xe1\xfa\xff";
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Runs of one class make long words and long gaps too.
+            ALPHABET[((state >> 20) % ALPHABET.len() as u64) as usize]
+        })
+        .collect()
+}
+
+fn run(host: &Host, guest: &Guest, input: &[u8], command: &str) -> Vec<u8> {
+    host.run(guest, input.to_vec(), &[command.into()], &Limits::default())
+        .unwrap()
+}
+
+#[test]
+fn count_upper_and_lower_match_their_definitions_at_every_boundary() {
+    let host = Host::new().unwrap();
+    let guest = host.load(DEFAULT_GUEST).unwrap();
+    let chunk = 64 * 1024;
+    let batch = 255 * 16;
+    let mut lengths: Vec<usize> = (0..=70).collect();
+    lengths.extend([batch - 1, batch, batch + 1, 2 * batch + 17]);
+    lengths.extend([chunk - 1, chunk, chunk + 1, 2 * chunk + 5, 3 * chunk + 4095]);
+    for (i, &len) in lengths.iter().enumerate() {
+        let input = mixed(len, i as u64 + 1);
+        assert_eq!(
+            run(&host, &guest, &input, "count"),
+            wc(&input),
+            "count of {len}"
+        );
+        assert_eq!(
+            run(&host, &guest, &input, "upper"),
+            input.to_ascii_uppercase(),
+            "upper of {len}"
+        );
+        assert_eq!(
+            run(&host, &guest, &input, "lower"),
+            input.to_ascii_lowercase(),
+            "lower of {len}"
+        );
+    }
+}
+
+#[test]
+fn a_word_split_across_blocks_and_chunks_counts_once() {
+    let host = Host::new().unwrap();
+    let guest = host.load(DEFAULT_GUEST).unwrap();
+    // One word over everything; then words whose boundaries fall on every
+    // offset around a 16-byte block's and a chunk's edge.
+    let long = vec![b'x'; 3 * 64 * 1024 + 3];
+    assert_eq!(run(&host, &guest, &long, "count"), wc(&long));
+    for edge in [16, 64 * 1024] {
+        for shift in 0..4 {
+            let mut input = vec![b'w'; edge + 8];
+            input[edge - 2 + shift] = b' ';
+            input[edge + 3] = b'\n';
+            assert_eq!(run(&host, &guest, &input, "count"), wc(&input));
+        }
+    }
+}
