@@ -83,3 +83,34 @@ fn a_word_split_across_blocks_and_chunks_counts_once() {
         }
     }
 }
+
+#[test]
+fn shared_input_runs_as_a_vector_does_and_stays_the_callers() {
+    use bufbridge::{Input, Output};
+    use std::sync::Arc;
+    let host = Host::new().unwrap();
+    let guest = host.load(DEFAULT_GUEST).unwrap();
+    let text = mixed(3 * 64 * 1024 + 11, 7);
+    let run = |input: Input, command: &str| {
+        let args = [command.to_string()];
+        let out = host.run_with(&guest, input, Output::Memory, &args, &Limits::default());
+        out.unwrap().into_bytes().unwrap()
+    };
+    let shared = bytes::Bytes::from(text.clone());
+    let arc: Arc<[u8]> = text.clone().into();
+    for command in ["copy", "upper", "reverse", "count", "sha256"] {
+        let expected = run(Input::from(text.clone()), command);
+        assert_eq!(
+            run(Input::from(shared.clone()), command),
+            expected,
+            "{command}"
+        );
+        assert_eq!(
+            run(Input::from(arc.clone()), command),
+            expected,
+            "{command}"
+        );
+    }
+    assert_eq!(shared, text, "the caller's bytes are as they were");
+    assert_eq!(&arc[..], text);
+}

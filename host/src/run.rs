@@ -121,8 +121,35 @@ const MAX_WASM_STACK: usize = 1024 * 1024;
 #[derive(Debug)]
 pub enum Input {
     Bytes(Vec<u8>),
+    /// Bytes the caller keeps too, read where they are: never copied. An
+    /// `Arc<[u8]>` becomes one without a copy (`Input::from`).
+    Shared(bytes::Bytes),
     /// The whole file, read on demand and never written.
     File(File),
+}
+
+impl From<Vec<u8>> for Input {
+    fn from(bytes: Vec<u8>) -> Self {
+        Input::Bytes(bytes)
+    }
+}
+
+impl From<bytes::Bytes> for Input {
+    fn from(bytes: bytes::Bytes) -> Self {
+        Input::Shared(bytes)
+    }
+}
+
+impl From<Arc<[u8]>> for Input {
+    fn from(bytes: Arc<[u8]>) -> Self {
+        Input::Shared(bytes::Bytes::from_owner(bytes))
+    }
+}
+
+impl From<File> for Input {
+    fn from(file: File) -> Self {
+        Input::File(file)
+    }
 }
 
 /// Where a run's output goes.
@@ -456,6 +483,7 @@ impl Host {
     ) -> Result<(Store<RunState>, Handle, Handle), RunError> {
         let input = match input {
             Input::Bytes(bytes) => Storage::from(bytes),
+            Input::Shared(bytes) => Storage::from(bytes),
             Input::File(file) => Storage::file(file)
                 .map_err(|e| RunError::HostIo(host_io("reading the input's size", e)))?,
         };
@@ -524,6 +552,7 @@ async fn execute(
     Ok(
         match output.map_err(|fault| blame(trap(fault), None, limits))? {
             Storage::Memory(bytes) => Produced::Bytes(bytes),
+            Storage::Shared(bytes) => Produced::Bytes(Vec::from(bytes)),
             Storage::File { file, .. } => Produced::File(file),
         },
     )
