@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use bufbridge::{DEFAULT_GUEST, Guest, Host, HostOptions, Input, Limits, Output};
 
 use super::{Guests, KIB, MIB, gbps, limits, quick, secs, thread_cpu};
@@ -71,18 +73,37 @@ fn per_run(batches: usize, n: u32, mut run: impl FnMut()) -> Duration {
     }) / n
 }
 
-/// The best of `reps` runs of `guest` with `args` over `input`, the input
-/// made (a copy of `bytes`) outside the timing.
-fn run_time(host: &Host, guest: &Guest, bytes: &[u8], args: &[&str], reps: usize) -> Duration {
+/// The best of `reps` runs of `guest` with `args` over `bytes` (shared:
+/// the input costs no copy), the output in memory: fresh each run, or the
+/// last run's vector used again if `reuse`.
+fn run_time(
+    host: &Host,
+    guest: &Guest,
+    bytes: &Bytes,
+    args: &[&str],
+    reps: usize,
+    reuse: bool,
+) -> Duration {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    best_cpu(
-        reps,
-        || Input::Bytes(bytes.to_vec()),
-        |input| {
-            let out = host.run_with(guest, input, Output::Memory, &args, &limits());
-            drop(std::hint::black_box(out.unwrap()));
-        },
-    )
+    let mut last = Vec::new();
+    (0..reps)
+        .map(|_| {
+            let output = match reuse {
+                true => Output::Reuse(std::mem::take(&mut last)),
+                false => Output::Memory,
+            };
+            let input = Input::Shared(bytes.clone());
+            let start = thread_cpu();
+            let out = host.run_with(guest, input, output, &args, &limits());
+            last = std::hint::black_box(out.unwrap().into_bytes().unwrap());
+            let time = thread_cpu().saturating_sub(start);
+            if !reuse {
+                drop(std::mem::take(&mut last));
+            }
+            time
+        })
+        .min()
+        .unwrap()
 }
 
 /// A host memcpy of `len` bytes into a destination already in use: the
@@ -122,43 +143,92 @@ fn echo(g: &Guests) {
     let reps = if quick() { 7 } else { 21 };
     println!(
         "Echo: the bench guest's `raw-copy` (`read` 64 KiB into guest memory, `append` it), \
-         best of {reps}; memcpy: one host copy of the same bytes into a buffer already in use.\n"
+         best of {reps}, the output fresh (`Output::Memory`) or the last run's vector \
+         (`Output::Reuse`); memcpy: one host copy of the same bytes into a buffer already in \
+         use.\n"
     );
-    println!("| size | echo | memcpy | echo / memcpy | echo throughput |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| size | echo, fresh output | echo, reused output | memcpy | fresh / memcpy | reused / memcpy |"
+    );
+    println!("|---|---|---|---|---|---|");
     for chunks in [1, 10, 100] {
         let len = chunks * 64 * KIB;
-        let bytes = text(len);
-        let t = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps);
+        let bytes = Bytes::from(text(len));
+        let fresh = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, false);
+        let reused = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, true);
         let m = memcpy_time(len, reps);
         println!(
-            "| {} KiB | {:.1} µs | {:.1} µs | {:.1}x | {} |",
+            "| {} KiB | {:.1} µs | {:.1} µs | {:.1} µs | {:.1}x | {:.1}x |",
             len / KIB,
-            secs(t) * 1e6,
+            secs(fresh) * 1e6,
+            secs(reused) * 1e6,
             secs(m) * 1e6,
-            secs(t) / secs(m),
-            gbps(len as f64 / secs(t))
+            secs(fresh) / secs(m),
+            secs(reused) / secs(m),
         );
     }
+    println!();
+}
+
+/// What a caller that keeps its bytes pays to run them: a copy to hand over
+/// (`Input::Bytes`), or none (`Input::Shared`); the default guest's `copy`.
+fn shared_input(g: &Guests) {
+    let reps = if quick() { 7 } else { 21 };
+    let len = 6400 * KIB;
+    let bytes = text(len);
+    let shared = Bytes::from(bytes.clone());
+    let guest = g.host.load(DEFAULT_GUEST).unwrap();
+    let args = ["copy".to_string()];
+    let run = |input: Input| {
+        let out = g
+            .host
+            .run_with(&guest, input, Output::Memory, &args, &limits());
+        drop(std::hint::black_box(out.unwrap()));
+    };
+    let copied = best(reps, || run(Input::Bytes(bytes.clone())));
+    let kept = best(reps, || run(Input::Shared(shared.clone())));
+    println!(
+        "`copy` of {} KiB the caller keeps, best of {reps}:\n",
+        len / KIB
+    );
+    println!("| input | run | |");
+    println!("|---|---|---|");
+    println!(
+        "| `Input::Bytes(bytes.clone())` | {:.1} µs | 1.00x |",
+        secs(copied) * 1e6
+    );
+    println!(
+        "| `Input::Shared(bytes)` | {:.1} µs | {:.2}x faster |",
+        secs(kept) * 1e6,
+        secs(copied) / secs(kept)
+    );
     println!();
 }
 
 fn compute(g: &Guests) {
     let reps = if quick() { 7 } else { 21 };
     let len = if quick() { 6400 * KIB } else { 64 * MIB };
-    let bytes = text(len);
+    let bytes = Bytes::from(text(len));
     let guest = g.host.load(DEFAULT_GUEST).unwrap();
     // Reads alone: in 64 KiB chunks (what `count` does), and the whole input
     // in one call, into fresh guest memory.
     let chunk = (64 * KIB).to_string();
-    let read_chunks = run_time(&g.host, &g.component, &bytes, &["sum", &chunk, "0"], reps);
-    let read_whole = run_time(&g.host, &g.component, &bytes, &["whole"], reps);
-    let echo = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps);
-    let count = run_time(&g.host, &guest, &bytes, &["count"], reps);
-    let upper = run_time(&g.host, &guest, &bytes, &["upper"], reps);
-    let lower = run_time(&g.host, &guest, &bytes, &["lower"], reps);
+    let read_chunks = run_time(
+        &g.host,
+        &g.component,
+        &bytes,
+        &["sum", &chunk, "0"],
+        reps,
+        true,
+    );
+    let read_whole = run_time(&g.host, &g.component, &bytes, &["whole"], reps, true);
+    let echo = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, true);
+    let count = run_time(&g.host, &guest, &bytes, &["count"], reps, true);
+    let upper = run_time(&g.host, &guest, &bytes, &["upper"], reps, true);
+    let lower = run_time(&g.host, &guest, &bytes, &["lower"], reps, true);
     println!(
-        "{} MiB of text in memory, best of {reps}. \"Guest's own work\" takes out the same \
+        "{} MiB of text, input shared and output reused (`Output::Reuse`), best of {reps}. \
+         \"Guest's own work\" takes out the same \
          I/O done by the bench guest (`count`: a read in 64 KiB chunks; `upper`/`lower`: \
          the echo).\n",
         len as f64 / MIB as f64
@@ -206,5 +276,6 @@ pub fn table(g: &Guests) {
     );
     empty_runs();
     echo(g);
+    shared_input(g);
     compute(g);
 }

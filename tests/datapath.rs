@@ -114,3 +114,27 @@ fn shared_input_runs_as_a_vector_does_and_stays_the_callers() {
     assert_eq!(shared, text, "the caller's bytes are as they were");
     assert_eq!(&arc[..], text);
 }
+
+#[test]
+fn a_reused_output_vector_holds_only_the_new_output() {
+    use bufbridge::{Input, Output, Produced};
+    let host = Host::new().unwrap();
+    let guest = host.load(DEFAULT_GUEST).unwrap();
+    let args = ["upper".to_string()];
+    let mut last = b"left over from an earlier run, longer than the next output".to_vec();
+    for input in [&b"first"[..], b"", b"a second, longer input"] {
+        let output = Output::Reuse(std::mem::take(&mut last));
+        let run = host.run_with(
+            &guest,
+            Input::from(input.to_vec()),
+            output,
+            &args,
+            &Limits::default(),
+        );
+        let Produced::Bytes(bytes) = run.unwrap() else {
+            panic!("an output in memory comes back as bytes");
+        };
+        assert_eq!(bytes, input.to_ascii_uppercase());
+        last = bytes;
+    }
+}

@@ -156,6 +156,12 @@ impl From<File> for Input {
 #[derive(Debug)]
 pub enum Output {
     Memory,
+    /// In memory, in this vector: emptied first, its capacity used again.
+    /// A caller that passes each run's output back to the next spares the
+    /// runs allocating their output afresh, and the kernel faulting its
+    /// pages in again, which is most of what writing a large output costs
+    /// (BENCHMARKS.md, "Data path").
+    Reuse(Vec<u8>),
     /// Written in place from offset 0 (the file is emptied first); on success
     /// it holds exactly the output.
     File(File),
@@ -489,6 +495,10 @@ impl Host {
         };
         let output_storage = match output {
             Output::Memory => Storage::default(),
+            Output::Reuse(mut bytes) => {
+                bytes.clear();
+                Storage::Memory(bytes)
+            }
             Output::File(file) => Storage::empty_file(file)
                 .map_err(|e| RunError::HostIo(host_io("emptying the output file", e)))?,
         };
