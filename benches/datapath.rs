@@ -73,31 +73,44 @@ fn per_run(batches: usize, n: u32, mut run: impl FnMut()) -> Duration {
     }) / n
 }
 
-/// The best of `reps` runs of `guest` with `args` over `bytes` (shared:
-/// the input costs no copy), the output in memory: fresh each run, or the
-/// last run's vector used again if `reuse`.
+/// How a run's input and output are held.
+#[derive(Clone, Copy, PartialEq)]
+enum Io {
+    /// The input a vector of its own (copied before the timing, as a
+    /// caller handing over a fresh `Vec` does), the output fresh.
+    Vectors,
+    /// The input shared (`Input::Shared`), the output fresh (`Output::Memory`).
+    Shared,
+    /// The input shared, the output the last run's vector (`Output::Reuse`).
+    Reused,
+}
+
+/// The best of `reps` runs of `guest` with `args` over `bytes`, held as `io` says.
 fn run_time(
     host: &Host,
     guest: &Guest,
     bytes: &Bytes,
     args: &[&str],
     reps: usize,
-    reuse: bool,
+    io: Io,
 ) -> Duration {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let mut last = Vec::new();
     (0..reps)
         .map(|_| {
-            let output = match reuse {
-                true => Output::Reuse(std::mem::take(&mut last)),
-                false => Output::Memory,
+            let output = match io {
+                Io::Reused => Output::Reuse(std::mem::take(&mut last)),
+                Io::Vectors | Io::Shared => Output::Memory,
             };
-            let input = Input::Shared(bytes.clone());
+            let input = match io {
+                Io::Vectors => Input::Bytes(bytes.to_vec()),
+                Io::Shared | Io::Reused => Input::Shared(bytes.clone()),
+            };
             let start = thread_cpu();
             let out = host.run_with(guest, input, output, &args, &limits());
             last = std::hint::black_box(out.unwrap().into_bytes().unwrap());
             let time = thread_cpu().saturating_sub(start);
-            if !reuse {
+            if io != Io::Reused {
                 drop(std::mem::take(&mut last));
             }
             time
@@ -143,28 +156,34 @@ fn echo(g: &Guests) {
     let reps = if quick() { 7 } else { 21 };
     println!(
         "Echo: the bench guest's `raw-copy` (`read` 64 KiB into guest memory, `append` it), \
-         best of {reps}, the output fresh (`Output::Memory`) or the last run's vector \
-         (`Output::Reuse`); memcpy: one host copy of the same bytes into a buffer already in \
-         use.\n"
+         best of {reps}: the input a fresh vector and the output fresh (`Input::Bytes`, \
+         `Output::Memory`: all there was before), the input shared and the output fresh \
+         (`Input::Shared`), and the input shared and the output the last run's vector \
+         (`Output::Reuse`). memcpy: one host copy of the same bytes into a buffer already \
+         in use.\n"
     );
     println!(
-        "| size | echo, fresh output | echo, reused output | memcpy | fresh / memcpy | reused / memcpy |"
+        "| size | vectors | shared, fresh output | shared, reused output | memcpy | vectors / memcpy | fresh / memcpy | reused / memcpy |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for chunks in [1, 10, 100] {
         let len = chunks * 64 * KIB;
         let bytes = Bytes::from(text(len));
-        let fresh = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, false);
-        let reused = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, true);
+        let echo = |io| run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, io);
+        let (vectors, fresh, reused) = (echo(Io::Vectors), echo(Io::Shared), echo(Io::Reused));
         let m = memcpy_time(len, reps);
+        let us = |t: Duration| format!("{:.1} µs", secs(t) * 1e6);
+        let x = |t: Duration| format!("{:.1}x", secs(t) / secs(m));
         println!(
-            "| {} KiB | {:.1} µs | {:.1} µs | {:.1} µs | {:.1}x | {:.1}x |",
+            "| {} KiB | {} | {} | {} | {} | {} | {} | {} |",
             len / KIB,
-            secs(fresh) * 1e6,
-            secs(reused) * 1e6,
-            secs(m) * 1e6,
-            secs(fresh) / secs(m),
-            secs(reused) / secs(m),
+            us(vectors),
+            us(fresh),
+            us(reused),
+            us(m),
+            x(vectors),
+            x(fresh),
+            x(reused),
         );
     }
     println!();
@@ -219,13 +238,20 @@ fn compute(g: &Guests) {
         &bytes,
         &["sum", &chunk, "0"],
         reps,
-        true,
+        Io::Reused,
     );
-    let read_whole = run_time(&g.host, &g.component, &bytes, &["whole"], reps, true);
-    let echo = run_time(&g.host, &g.component, &bytes, &["raw-copy"], reps, true);
-    let count = run_time(&g.host, &guest, &bytes, &["count"], reps, true);
-    let upper = run_time(&g.host, &guest, &bytes, &["upper"], reps, true);
-    let lower = run_time(&g.host, &guest, &bytes, &["lower"], reps, true);
+    let read_whole = run_time(&g.host, &g.component, &bytes, &["whole"], reps, Io::Reused);
+    let echo = run_time(
+        &g.host,
+        &g.component,
+        &bytes,
+        &["raw-copy"],
+        reps,
+        Io::Reused,
+    );
+    let count = run_time(&g.host, &guest, &bytes, &["count"], reps, Io::Reused);
+    let upper = run_time(&g.host, &guest, &bytes, &["upper"], reps, Io::Reused);
+    let lower = run_time(&g.host, &guest, &bytes, &["lower"], reps, Io::Reused);
     println!(
         "{} MiB of text, input shared and output reused (`Output::Reuse`), best of {reps}. \
          \"Guest's own work\" takes out the same \
