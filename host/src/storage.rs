@@ -145,6 +145,33 @@ impl Storage {
         }
     }
 
+    /// The `len` bytes from `offset`, as a vector: copied straight from
+    /// memory (not into zeroes first, which cost as much again), or read
+    /// from the file.
+    pub fn read_to_vec(
+        &self,
+        offset: u64,
+        len: usize,
+        deadline: Deadline,
+    ) -> Result<Vec<u8>, Halt> {
+        match self.place() {
+            Place::Memory(bytes) => {
+                let mut out = Vec::with_capacity(len);
+                sliced(len as u64, deadline, |done, n| {
+                    let start = index(offset + done);
+                    out.extend_from_slice(&bytes[start..start + index(n)]);
+                    Ok(())
+                })?;
+                Ok(out)
+            }
+            Place::File(file) => {
+                let mut out = vec![0; len];
+                read_file_at(file, offset, &mut out, deadline)?;
+                Ok(out)
+            }
+        }
+    }
+
     /// Hands the `len` bytes from `offset` to `f` in order, in slices,
     /// straight from memory or through one chunk of host memory for a file.
     pub fn visit(
@@ -475,6 +502,7 @@ mod tests {
             let mut got = [0; 3];
             s.read_at(3, &mut got, NONE).unwrap();
             assert_eq!(&got, b"dXY");
+            assert_eq!(s.read_to_vec(2, 4, NONE).unwrap(), b"cdXY");
             s.copy_within(0, 5, 4, NONE).unwrap();
             s.copy_within(4, 0, 3, NONE).unwrap();
             s.truncate(8).unwrap();
@@ -563,6 +591,7 @@ mod tests {
         let mut got = [0; 3];
         s.read_at(2, &mut got, NONE).unwrap();
         assert_eq!(&got, b"cde");
+        assert_eq!(s.read_to_vec(1, 5, NONE).unwrap(), b"bcdef");
         let mut to_file = file_with(b"");
         to_file.copy_from(&s, 1, 0, 4, NONE).unwrap();
         assert_eq!(bytes(to_file), b"bcde");
