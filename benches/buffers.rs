@@ -7,6 +7,7 @@
 //!
 //! `BUFBRIDGE_BENCH_QUICK=1` shrinks every size for a smoke run.
 
+mod datapath;
 #[path = "../tests/support/measure.rs"]
 mod measure;
 #[path = "../tests/support/wasm_build.rs"]
@@ -724,5 +725,8 @@ fn main() {
     }
     if wants("runs") {
         runs_table();
+    }
+    if wants("data path") {
+        datapath::table(&g);
     }
 }

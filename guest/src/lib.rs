@@ -5,6 +5,7 @@
 //! in bounded chunks, so an input of any size needs only a chunk of guest
 //! memory, and `copy` and `sha256` never bring the bytes into the guest.
 
+mod kernels;
 mod selftest;
 
 use std::io::Write;
@@ -30,8 +31,8 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
     }
     match command {
         "copy" => bufbridge_guest::copy(input, output).map(drop),
-        "upper" => bufbridge_guest::map_chunks(input, output, <[u8]>::make_ascii_uppercase),
-        "lower" => bufbridge_guest::map_chunks(input, output, <[u8]>::make_ascii_lowercase),
+        "upper" => bufbridge_guest::map_chunks(input, output, kernels::upper),
+        "lower" => bufbridge_guest::map_chunks(input, output, kernels::lower),
         "reverse" => reverse(input, output),
         "count" => count(input, output),
         "sha256" => sha256(input, output),
@@ -62,16 +63,11 @@ fn reverse(input: &mut Input, output: &mut Output) -> Result<()> {
 /// bytes between ASCII white space. Not quite `wc`: GNU `wc` does not count
 /// non-printable bytes as words, this does (so `\x01` is one word).
 fn count(input: &mut Input, output: &mut Output) -> Result<()> {
-    let (mut lines, mut words, mut in_word) = (0u64, 0u64, false);
+    let mut tally = kernels::Tally::default();
     for chunk in input.chunks() {
-        for &byte in &chunk? {
-            let space = matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
-            lines += u64::from(byte == b'\n');
-            words += u64::from(!space && !in_word);
-            in_word = !space;
-        }
+        tally.add(&chunk?);
     }
-    writeln!(output, "{} {lines} {words}", input.len())?;
+    writeln!(output, "{} {} {}", input.len(), tally.lines, tally.words)?;
     Ok(())
 }
 

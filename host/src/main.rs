@@ -440,6 +440,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let input_size = match &input {
         Input::File(file) => file.metadata().ok().map(|m| m.len()),
         Input::Bytes(bytes) => Some(bytes.len() as u64),
+        Input::Shared(bytes) => Some(bytes.len() as u64),
     };
     let progress = Progress::new();
     let line = ProgressLine::start(&progress, input_size);

@@ -20,6 +20,7 @@ mod cli_safety;
 mod conformance;
 mod contract;
 mod core_abi;
+mod datapath;
 mod drift;
 mod embedding;
 mod embedding_async;

@@ -7,6 +7,7 @@
 //!   `io::copy`'s way: reads through `Input` into an 8 KiB buffer (each byte
 //!   copied once in the guest), or writes of 8 KiB through `Output` (eight
 //!   host calls where the loop makes one).
+//! - `whole`: the whole input in one `read` into fresh guest memory (section 8).
 
 use std::io::{Read, Write};
 
@@ -88,6 +89,17 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
                     output.write_all(piece).map_err(|e| e.to_string())?;
                 }
             }
+        }
+        Some("whole") => {
+            let input = input.buffer();
+            let all = input
+                .read(0, input.len() as u32)
+                .map_err(|e| e.to_string())?;
+            let sum = crate::checksum::checksum(0, &all);
+            output
+                .buffer()
+                .append(&sum.to_le_bytes())
+                .map_err(|e| e.to_string())
         }
         Some("io-copy") => {
             std::io::copy(input, output).map_err(|e| e.to_string())?;

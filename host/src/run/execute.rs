@@ -42,6 +42,7 @@ pub(super) async fn execute(
     Ok(
         match output.map_err(|fault| blame(Stop::Fault(fault).into(), None, limits))? {
             Storage::Memory(bytes) => Produced::Bytes(bytes),
+            Storage::Shared(bytes) => Produced::Bytes(Vec::from(bytes)),
             Storage::File { file, .. } => Produced::File(file),
         },
     )
