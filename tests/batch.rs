@@ -45,6 +45,20 @@ fn batch_args<'a>(
     args
 }
 
+/// `bufbridge run --input INPUT --output - -- WORDS`.
+fn single(input: &Path, words: &[&str]) -> Output {
+    let mut args = vec![
+        OsStr::new("run"),
+        OsStr::new("--input"),
+        input.as_os_str(),
+        OsStr::new("--output"),
+        OsStr::new("-"),
+        OsStr::new("--"),
+    ];
+    args.extend(words.iter().map(OsStr::new));
+    run_cli(args, None)
+}
+
 /// Writes `files` (name, bytes) into `dir`; returns their paths in order.
 fn write_inputs(dir: &Path, files: &[(&str, &[u8])]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
@@ -136,18 +150,7 @@ fn outputs_equal_single_file_runs() {
             stderr(&out)
         );
         for input in &inputs {
-            let single = run_cli(
-                [
-                    OsStr::new("run"),
-                    OsStr::new("--input"),
-                    input.as_os_str(),
-                    OsStr::new("--output"),
-                    OsStr::new("-"),
-                    OsStr::new("--"),
-                    OsStr::new(command),
-                ],
-                None,
-            );
+            let single = single(input, &[command]);
             assert_exit(&single, 0);
             let batched = std::fs::read(out_dir.join(input.file_name().unwrap())).unwrap();
             assert_eq!(batched, single.stdout, "{command} of {}", input.display());
@@ -281,18 +284,7 @@ fn run_help_lists_every_command_of_the_default_guest() {
     let tmp = tempdir();
     let input = tmp.path().join("in.txt");
     std::fs::write(&input, b"x").unwrap();
-    let run = |words: &[&str]| {
-        let mut args = vec![
-            OsStr::new("run"),
-            OsStr::new("--input"),
-            input.as_os_str(),
-            OsStr::new("--output"),
-            OsStr::new("-"),
-            OsStr::new("--"),
-        ];
-        args.extend(words.iter().map(OsStr::new));
-        run_cli(args, None)
-    };
+    let run = |words: &[&str]| single(&input, words);
     let out = run(&["no-such-command"]);
     assert_exit(&out, 1);
     let err = stderr(&out);

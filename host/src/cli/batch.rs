@@ -10,8 +10,8 @@ use std::fs;
 use std::io;
 use std::num::NonZero;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use bufbridge::{Guest, Host};
@@ -22,8 +22,11 @@ use super::input::is_stdio;
 use super::output::Target;
 use super::print::{printable, stderr_is_terminal};
 use super::progress::ProgressLine;
-use super::run::{Job, host_options, init_logging};
+use super::run::{Done, Job, host_options, init_logging};
 use super::{guest, signals};
+
+/// How many outputs are synced and renamed at once, at most.
+const SYNCS_IN_FLIGHT: usize = 16;
 
 /// The most runs a pooling host holds at once ([`bufbridge::HostOptions::pooling`]);
 /// more jobs than that run on a host without the pool.
@@ -49,16 +52,39 @@ pub fn run(args: &RunArgs, dir: &Path) -> Result<(), Failure> {
         let (tally, total) = (tally.clone(), plan.len());
         move || tally.line(total)
     });
+    // The guest runs on `jobs` threads; the outputs are synced and renamed
+    // on others, many at once: a sync waits on the disk, not the CPU, and
+    // the file system commits concurrent syncs together.
     let next = AtomicUsize::new(0);
+    let (finished, to_commit) = mpsc::sync_channel::<(&Path, Done)>(SYNCS_IN_FLIGHT);
+    let to_commit = Mutex::new(to_commit);
     thread::scope(|scope| {
-        for _ in 0..jobs {
+        for _ in 0..SYNCS_IN_FLIGHT.min(plan.len()) {
             scope.spawn(|| {
-                while let Some((input, output)) = plan.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = one(&host, &guest, args, input, output);
-                    tally.record(input, result);
+                loop {
+                    let received = to_commit.lock().map(|r| r.recv());
+                    let Ok(Ok((input, done))) = received else {
+                        break;
+                    };
+                    tally.record(input, done.commit());
                 }
             });
         }
+        for _ in 0..jobs {
+            let finished = finished.clone();
+            let (next, plan, host, guest, tally) = (&next, &plan, &host, &guest, &tally);
+            scope.spawn(move || {
+                while let Some((input, output)) = plan.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    match one(host, guest, args, input, output) {
+                        Ok(done) => {
+                            let _ = finished.send((input, done));
+                        }
+                        Err(failure) => tally.record(input, Err(failure)),
+                    }
+                }
+            });
+        }
+        drop(finished);
     });
     drop(line);
 
@@ -152,14 +178,14 @@ fn make_dir(dir: &Path) -> Result<(), Failure> {
     }
 }
 
-/// One input through the guest to its output.
+/// One input through the guest, its output ready to be put in place.
 fn one(
     host: &Host,
     guest: &Guest,
     args: &RunArgs,
     input: &Path,
     output: &Path,
-) -> Result<(), Failure> {
+) -> Result<Done, Failure> {
     let job = Job::open(input, Target::File(output.to_path_buf()), &args.limits)?;
     let (result, stats) = job.run(host, guest, args, false);
     if args.stats {

@@ -67,11 +67,33 @@ impl Budget {
     }
 }
 
+/// Opens `path` within what is left of `budget`. `what` (`read input x`)
+/// and `other_end` (`writer`) name it in a failure: an I/O error is exit 4,
+/// a FIFO whose other end was not opened in time exit 3.
+pub fn open_in_time(
+    path: &Path,
+    options: OpenOptions,
+    budget: &Budget,
+    what: &str,
+    other_end: &str,
+) -> Result<File, Failure> {
+    match open_within(path, options, budget.deadline()) {
+        Some(opened) => opened.map_err(|e| fail(exit::IO, format!("cannot {what}: {e}"))),
+        None => Err(fail(
+            exit::TRAPPED,
+            format!(
+                "cannot {what}: no {other_end} opened it within {}",
+                budget.limit()
+            ),
+        )),
+    }
+}
+
 /// Opens `path`, giving up when `deadline` passes (`None`): opening a FIFO
 /// waits until the other end is opened too, which may be never. The open
 /// runs on a thread of its own; one that is still waiting is left behind,
 /// and ends with the process.
-pub fn open_within(
+fn open_within(
     path: &Path,
     options: OpenOptions,
     deadline: Option<Instant>,
@@ -127,18 +149,13 @@ pub fn open_input(path: &Path, max_input: u64, budget: &mut Budget) -> Result<In
         None => {
             let mut options = OpenOptions::new();
             options.read(true);
-            match open_within(path, options, budget.deadline()) {
-                Some(opened) => opened.map_err(cannot)?,
-                None => {
-                    return Err(fail(
-                        exit::TRAPPED,
-                        format!(
-                            "cannot read input {what}: no writer opened it within {}",
-                            budget.limit()
-                        ),
-                    ));
-                }
-            }
+            open_in_time(
+                path,
+                options,
+                budget,
+                &format!("read input {what}"),
+                "writer",
+            )?
         }
     };
     let meta = file.metadata().map_err(cannot)?;

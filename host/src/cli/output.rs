@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use bufbridge::destination::Destination;
 
 use super::exit::{self, Failure, fail};
-use super::input::{Budget, is_stdio, open_within};
+use super::input::{Budget, is_stdio, open_in_time};
 use super::{fds, signals};
 
 /// An output prepared before the guest runs, so an unwritable destination
@@ -89,18 +89,7 @@ impl Pending {
             Sink::Special { path, spool } => {
                 let mut options = OpenOptions::new();
                 options.write(true);
-                let device = match open_within(&path, options, budget.deadline()) {
-                    Some(opened) => opened.map_err(io_error)?,
-                    None => {
-                        return Err(fail(
-                            exit::TRAPPED,
-                            format!(
-                                "cannot {name}: no reader opened it within {}",
-                                budget.limit()
-                            ),
-                        ));
-                    }
-                };
+                let device = open_in_time(&path, options, budget, &name, "reader")?;
                 write_spool(spool, device).map_err(io_error)
             }
         }

@@ -46,7 +46,7 @@ fn single(args: &RunArgs) -> Result<(), Failure> {
     if args.stats {
         eprintln!("bufbridge: stats\n{stats}");
     }
-    result
+    result?.commit()
 }
 
 /// How the engine is built for `args`. Pooling pays for itself only over
@@ -101,15 +101,16 @@ impl Job {
         })
     }
 
-    /// Runs `guest` over the input and, when it succeeds, puts the output in
-    /// place. `progress_line`: show how far the guest has read, on a terminal.
+    /// Runs `guest` over the input; the output is put in place by
+    /// [`Done::commit`]. `progress_line`: show how far the guest has read,
+    /// on a terminal.
     pub fn run(
         self,
         host: &Host,
         guest: &Guest,
         args: &RunArgs,
         progress_line: bool,
-    ) -> (Result<(), Failure>, Stats) {
+    ) -> (Result<Done, Failure>, Stats) {
         let Job {
             input,
             size,
@@ -137,11 +138,24 @@ impl Job {
         let result = match result {
             Ok(_) => {
                 budget.spend(started);
-                output.commit(&budget)
+                Ok(Done { output, budget })
             }
             Err(e) => Err(failure(&e, &budget, args.verbose)),
         };
         (result, stats)
+    }
+}
+
+/// A run that succeeded, its output not yet in place.
+pub struct Done {
+    output: Pending,
+    budget: Budget,
+}
+
+impl Done {
+    /// Puts the output in place (a file: synced, then renamed).
+    pub fn commit(self) -> Result<(), Failure> {
+        self.output.commit(&self.budget)
     }
 }
 
