@@ -7,6 +7,7 @@
 //!
 //! `BUFBRIDGE_BENCH_QUICK=1` shrinks every size for a smoke run.
 
+mod batch;
 #[path = "../tests/support/measure.rs"]
 mod measure;
 #[path = "../tests/support/wasm_build.rs"]
@@ -720,5 +721,8 @@ fn main() {
     }
     if wants("runs") {
         runs_table();
+    }
+    if wants("batch") {
+        batch::batch_table(&dir, quick());
     }
 }
