@@ -56,5 +56,5 @@ pub use run::{Guest, Host, HostOptions, Input, Limits, Output, Produced, Watch};
 pub use stats::{Progress, Stats};
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
-/// `copy`, `upper`, `lower`, `reverse`, `count`, `sha256` and `selftest`.
+/// the commands of `guest/src/commands.rs`.
 pub const DEFAULT_GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default-guest.wasm"));
