@@ -52,9 +52,35 @@ pub fn run(args: &RunArgs, dir: &Path) -> Result<(), Failure> {
         let (tally, total) = (tally.clone(), plan.len());
         move || tally.line(total)
     });
-    // The guest runs on `jobs` threads; the outputs are synced and renamed
-    // on others, many at once: a sync waits on the disk, not the CPU, and
-    // the file system commits concurrent syncs together.
+    run_all(&plan, jobs, &host, &guest, args, &tally);
+    drop(line);
+
+    let failed = tally.failed.load(Ordering::Relaxed);
+    match failed {
+        0 => Ok(()),
+        _ => Err(fail(
+            tally.worst.load(Ordering::Relaxed),
+            format!(
+                "{failed} of {} inputs failed; the others were written to {}",
+                plan.len(),
+                dir.display()
+            ),
+        )),
+    }
+}
+
+/// Runs every input of `plan`, `jobs` at a time. The guest runs on `jobs`
+/// threads; the outputs are synced and renamed on others, many at once: a
+/// sync waits on the disk, not the CPU, and the file system commits
+/// concurrent syncs together.
+fn run_all(
+    plan: &[(PathBuf, PathBuf)],
+    jobs: usize,
+    host: &Host,
+    guest: &Guest,
+    args: &RunArgs,
+    tally: &Tally,
+) {
     let next = AtomicUsize::new(0);
     let (finished, to_commit) = mpsc::sync_channel::<(&Path, Done)>(SYNCS_IN_FLIGHT);
     let to_commit = Mutex::new(to_commit);
@@ -72,12 +98,17 @@ pub fn run(args: &RunArgs, dir: &Path) -> Result<(), Failure> {
         }
         for _ in 0..jobs {
             let finished = finished.clone();
-            let (next, plan, host, guest, tally) = (&next, &plan, &host, &guest, &tally);
+            let next = &next;
             scope.spawn(move || {
                 while let Some((input, output)) = plan.get(next.fetch_add(1, Ordering::Relaxed)) {
                     match one(host, guest, args, input, output) {
                         Ok(done) => {
-                            let _ = finished.send((input, done));
+                            // Committed here if the committers are gone.
+                            if let Err(mpsc::SendError((input, done))) =
+                                finished.send((input, done))
+                            {
+                                tally.record(input, done.commit());
+                            }
                         }
                         Err(failure) => tally.record(input, Err(failure)),
                     }
@@ -86,20 +117,6 @@ pub fn run(args: &RunArgs, dir: &Path) -> Result<(), Failure> {
         }
         drop(finished);
     });
-    drop(line);
-
-    let failed = tally.failed.load(Ordering::Relaxed);
-    match failed {
-        0 => Ok(()),
-        _ => Err(fail(
-            tally.worst.load(Ordering::Relaxed),
-            format!(
-                "{failed} of {} inputs failed; the others were written to {}",
-                plan.len(),
-                dir.display()
-            ),
-        )),
-    }
 }
 
 /// Each input and its output, `DIR/<file name>`; refused before anything
