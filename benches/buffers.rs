@@ -7,6 +7,7 @@
 //!
 //! `BUFBRIDGE_BENCH_QUICK=1` shrinks every size for a smoke run.
 
+mod batch;
 mod datapath;
 #[path = "../tests/support/measure.rs"]
 mod measure;
@@ -728,5 +729,8 @@ fn main() {
     }
     if wants("data path") {
         datapath::table(&g);
+    }
+    if wants("batch") {
+        batch::batch_table(&dir, quick());
     }
 }

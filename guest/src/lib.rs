@@ -6,22 +6,24 @@
 //! memory, and `copy` and `sha256` never bring the bytes into the guest.
 
 mod kernels;
+mod commands;
 mod selftest;
 
 use std::io::Write;
 
 use bufbridge_guest::{BufferError, Error, Input, Output, Result};
 
-bufbridge_guest::export!(process);
+use commands::COMMANDS;
 
-const COMMANDS: &str = "copy, upper, lower, reverse, count, sha256, selftest";
+bufbridge_guest::export!(process);
 
 fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<()> {
     let (command, rest) = match args.split_first() {
         Some((command, rest)) => (command.as_str(), rest),
         None => ("copy", &[][..]),
     };
-    if !rest.is_empty() && COMMANDS.split(", ").any(|known| known == command) {
+    let known = || COMMANDS.iter().map(|(name, _)| *name);
+    if !rest.is_empty() && known().any(|name| name == command) {
         return Err(format!(
             "`{command}` takes no arguments, but got {}: {}",
             rest.len(),
@@ -37,7 +39,10 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
         "count" => count(input, output),
         "sha256" => sha256(input, output),
         "selftest" => selftest::run(input.buffer(), output.buffer()).map_err(Error::msg),
-        other => Err(format!("unknown command `{other}`; known commands: {COMMANDS}").into()),
+        other => {
+            let known: Vec<&str> = known().collect();
+            Err(format!("unknown command `{other}`; known commands: {}", known.join(", ")).into())
+        }
     }
 }
 

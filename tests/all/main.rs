@@ -15,6 +15,7 @@ mod common;
 #[path = "../support/measure.rs"]
 mod measure;
 
+mod batch;
 mod cli;
 mod cli_safety;
 mod conformance;
