@@ -15,7 +15,6 @@ use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
 use crate::bindings::bufbridge::buffers::{abort, digest};
 use crate::buffers::Buffers;
-use crate::core_abi::MAX_FAIL_MESSAGE;
 use crate::handle::Handle;
 use crate::rules;
 use crate::state::RunState;
@@ -281,7 +280,7 @@ impl std::error::Error for Aborted {}
 
 /// The part of an `abort` message the host keeps.
 fn kept(message: &str) -> &str {
-    &message[..message.floor_char_boundary(MAX_FAIL_MESSAGE)]
+    &message[..message.floor_char_boundary(rules::MAX_FAIL_MESSAGE)]
 }
 
 /// Counts the `abort` call and makes the error that ends the run.
