@@ -7,6 +7,8 @@
 //!
 //! `BUFBRIDGE_BENCH_QUICK=1` shrinks every size for a smoke run.
 
+mod batch;
+mod datapath;
 #[path = "../tests/support/measure.rs"]
 mod measure;
 mod streams;
@@ -628,7 +630,9 @@ fn thread_cpu() -> Duration {
 
 /// The guest SDK's adapters against the raw chunk loop they wrap: the
 /// input copied to the output through the guest, both in memory, with
-/// `std::io::copy` over `Input`/`Output` and with `read`/`append` of 64 KiB.
+/// `std::io::copy` over `Input`/`Output` and with `read`/`append` of 64 KiB;
+/// then the raw loop with each half of what `io::copy` does differently,
+/// to show where its extra time goes.
 fn sdk_table(g: &Guests) {
     let len = if quick() { 4 * MIB } else { 16 * MIB };
     let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
@@ -639,7 +643,7 @@ fn sdk_table(g: &Guests) {
             .run_with(&g.component, input, Output::Memory, &args, &limits());
         out.unwrap().into_bytes().unwrap()
     };
-    let ops = ["raw-copy", "io-copy"];
+    let ops = ["raw-copy", "io-copy", "io-copy-reads", "io-copy-writes"];
     for op in ops {
         assert!(
             copy(op, Input::Bytes(bytes.clone())) == bytes,
@@ -650,8 +654,8 @@ fn sdk_table(g: &Guests) {
     // many, as the machine is shared. Besides wall time, the CPU time of
     // this thread (where the guest runs): it leaves out the time the
     // machine's other work took the core away.
-    let mut times = [Duration::MAX; 2];
-    let mut cpu = [Duration::MAX; 2];
+    let mut times = [Duration::MAX; 4];
+    let mut cpu = [Duration::MAX; 4];
     for _ in 0..41 {
         for (i, op) in ops.into_iter().enumerate() {
             let input = Input::Bytes(bytes.clone());
@@ -670,6 +674,8 @@ fn sdk_table(g: &Guests) {
     for (i, name) in [
         "raw chunk loop (`read` 64 KiB, `append`)",
         "`std::io::copy(input, output)` over the SDK's adapters",
+        "raw loop, reading through `Input` into 8 KiB (`io::copy`'s reads)",
+        "raw loop, writing 8 KiB at a time to `Output` (`io::copy`'s writes)",
     ]
     .into_iter()
     .enumerate()
@@ -721,6 +727,12 @@ fn main() {
     }
     if wants("runs") {
         runs_table();
+    }
+    if wants("data path") {
+        datapath::table(&g);
+    }
+    if wants("batch") {
+        batch::batch_table(&dir, quick());
     }
     if wants("streams") {
         streams::streams_table(&g, &tmp, &dir);

@@ -1,4 +1,4 @@
-//! Section 8 (`cargo bench -- streams`): `streams.read-stream` against the
+//! Section 10 (`cargo bench -- streams`): `streams.read-stream` against the
 //! `read` of a list and the core path, reading a whole input in chunks of
 //! 4 KiB, 64 KiB and 1 MiB, in memory and file-backed; and the 64 MiB file
 //! of section 3 read as a stream, against wasi:filesystem.
@@ -39,7 +39,7 @@ pub fn streams_table(g: &Guests, tmp: &Path, dir: &Path) {
     let bytes = std::fs::read(&path).unwrap();
     let reps = 5;
     println!(
-        "## 8. Stream reads (`read-stream`) vs list reads vs the core path, {} MiB in chunks\n",
+        "## 10. Stream reads (`read-stream`) vs list reads vs the core path, {} MiB in chunks\n",
         total / MIB
     );
     println!(

@@ -5,22 +5,25 @@
 //! in bounded chunks, so an input of any size needs only a chunk of guest
 //! memory, and `copy` and `sha256` never bring the bytes into the guest.
 
+mod kernels;
+mod commands;
 mod selftest;
 
 use std::io::Write;
 
 use bufbridge_guest::{BufferError, Error, Input, Output, Result};
 
-bufbridge_guest::export!(process);
+use commands::COMMANDS;
 
-const COMMANDS: &str = "copy, upper, lower, reverse, count, sha256, selftest";
+bufbridge_guest::export!(process);
 
 fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<()> {
     let (command, rest) = match args.split_first() {
         Some((command, rest)) => (command.as_str(), rest),
         None => ("copy", &[][..]),
     };
-    if !rest.is_empty() && COMMANDS.split(", ").any(|known| known == command) {
+    let known = || COMMANDS.iter().map(|(name, _)| *name);
+    if !rest.is_empty() && known().any(|name| name == command) {
         return Err(format!(
             "`{command}` takes no arguments, but got {}: {}",
             rest.len(),
@@ -30,13 +33,16 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
     }
     match command {
         "copy" => bufbridge_guest::copy(input, output).map(drop),
-        "upper" => bufbridge_guest::map_chunks(input, output, <[u8]>::make_ascii_uppercase),
-        "lower" => bufbridge_guest::map_chunks(input, output, <[u8]>::make_ascii_lowercase),
+        "upper" => bufbridge_guest::map_chunks(input, output, kernels::upper),
+        "lower" => bufbridge_guest::map_chunks(input, output, kernels::lower),
         "reverse" => reverse(input, output),
         "count" => count(input, output),
         "sha256" => sha256(input, output),
         "selftest" => selftest::run(input.buffer(), output.buffer()).map_err(Error::msg),
-        other => Err(format!("unknown command `{other}`; known commands: {COMMANDS}").into()),
+        other => {
+            let known: Vec<&str> = known().collect();
+            Err(format!("unknown command `{other}`; known commands: {}", known.join(", ")).into())
+        }
     }
 }
 
@@ -62,16 +68,11 @@ fn reverse(input: &mut Input, output: &mut Output) -> Result<()> {
 /// bytes between ASCII white space. Not quite `wc`: GNU `wc` does not count
 /// non-printable bytes as words, this does (so `\x01` is one word).
 fn count(input: &mut Input, output: &mut Output) -> Result<()> {
-    let (mut lines, mut words, mut in_word) = (0u64, 0u64, false);
+    let mut tally = kernels::Tally::default();
     for chunk in input.chunks() {
-        for &byte in &chunk? {
-            let space = matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
-            lines += u64::from(byte == b'\n');
-            words += u64::from(!space && !in_word);
-            in_word = !space;
-        }
+        tally.add(&chunk?);
     }
-    writeln!(output, "{} {lines} {words}", input.len())?;
+    writeln!(output, "{} {} {}", input.len(), tally.lines, tally.words)?;
     Ok(())
 }
 

@@ -52,9 +52,9 @@ impl Read<'_> {
     }
 
     pub fn to_vec(&self) -> Result<Vec<u8>, Stop> {
-        let mut bytes = vec![0; self.len];
-        self.copy_to(&mut bytes)?;
-        Ok(bytes)
+        self.storage
+            .read_to_vec(self.offset, self.len, self.deadline)
+            .map_err(halted(format!("reading {}", name(self.kind))))
     }
 }
 

@@ -9,15 +9,16 @@
 //! `trappable_error_type`, so `?` works), a stop traps.
 
 use wasmtime::StoreContextMut;
-use wasmtime::component::{HasData, Linker, Resource, WasmList};
+use wasmtime::component::{HasData, Linker, Resource, WasmList, WasmStr};
 
 use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
-use crate::bindings::bufbridge::buffers::digest;
+use crate::bindings::bufbridge::buffers::{abort, digest};
 use crate::buffers::Buffers;
 use crate::handle::Handle;
 use crate::rules;
 use crate::state::RunState;
+use crate::stats::{Import, Stats};
 use crate::stop::Failure;
 use crate::view::BuffersView;
 use crate::wit::interface_name;
@@ -34,7 +35,7 @@ impl HasData for BuffersProjection {
 }
 
 /// Adds every interface the `processor` world imports from this package
-/// (`buffers`, `digest`) to `linker`, each served by [`BuffersView`].
+/// (`buffers`, `digest`, `abort`) to `linker`, each served by [`BuffersView`].
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     Processor::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
         buffers: &mut state.buffers,
@@ -46,31 +47,44 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
 /// The functions [`add_fast_paths`] shadows, as the WIT names them.
 pub(crate) const WRITE: &str = "[method]buffer.write";
 pub(crate) const APPEND: &str = "[method]buffer.append";
+pub(crate) const ABORT: &str = "abort";
 
-/// `write` and `append`, hand-written over the bindings' own.
+/// `write`, `append` and `abort.abort`, hand-written over the bindings' own.
 ///
 /// The generated traits receive the guest's bytes as an owned `Vec<u8>`: a
 /// copy out of guest memory, then another into the buffer. `WasmList<u8>`
 /// is a view of guest memory instead, so the bytes are copied once. Both
 /// forms call the same [`BuffersView`] method, and the conformance suite
-/// runs through these functions like any other.
+/// runs through these functions like any other. Likewise `WasmStr`: the
+/// host copies only the part of an `abort` message it keeps, however long
+/// the guest made it.
 fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     type Written = wasmtime::Result<(Result<(), BufferError>,)>;
-    let interface = interface_name("buffers").ok_or_else(|| {
-        wasmtime::format_err!("the WIT of the bindings has no `buffers` interface")
-    })?;
-    let mut buffers = linker.instance(&interface)?;
+    let interface = |name: &str| {
+        interface_name(name).ok_or_else(|| {
+            wasmtime::format_err!("the WIT of the bindings has no `{name}` interface")
+        })
+    };
+    let (buffers_interface, abort_interface) = (interface("buffers")?, interface("abort")?);
     // A shadow that misses (a function renamed in the WIT) would add a new
     // function beside the real one and leave the copy in place: so each
     // name must be defined already, which a definition without shadowing
     // finds out.
-    for name in [WRITE, APPEND] {
-        if buffers.func_wrap(name, |_, (): ()| Ok(())).is_ok() {
+    for (interface, name) in [
+        (&buffers_interface, WRITE),
+        (&buffers_interface, APPEND),
+        (&abort_interface, ABORT),
+    ] {
+        if linker
+            .instance(interface)?
+            .func_wrap(name, |_, (): ()| Ok(()))
+            .is_ok()
+        {
             wasmtime::bail!("the fast path `{name}` shadows nothing the bindings define");
         }
     }
     linker.allow_shadowing(true);
-    let mut buffers = linker.instance(&interface)?;
+    let mut buffers = linker.instance(&buffers_interface)?;
     buffers.func_wrap(
         WRITE,
         |mut store,
@@ -89,6 +103,16 @@ fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
                 view.append(handle(&this), bytes)
             });
             Ok((answer(appended)?,))
+        },
+    )?;
+    linker.instance(&abort_interface)?.func_wrap(
+        ABORT,
+        |mut store, (message,): (WasmStr,)| -> wasmtime::Result<()> {
+            // UTF-8, what Rust and C guests use, is read in place; a
+            // UTF-16 guest's string is converted whole, a copy no larger
+            // than the guest's memory.
+            let kept = kept(&message.to_str(&store)?).to_string();
+            Err(aborted(&mut store.data_mut().stats, kept))
         },
     )?;
     linker.allow_shadowing(false);
@@ -231,6 +255,38 @@ impl digest::Host for BuffersView<'_> {
     ) -> Result<Vec<u8>, Failure> {
         Ok(self.sha256(handle(&buf), offset, len)?.to_vec())
     }
+}
+
+impl abort::Host for BuffersView<'_> {
+    fn abort(&mut self, message: String) -> wasmtime::Result<()> {
+        // Shadowed by the fast path in `add_fast_paths`; kept for the trait.
+        Err(aborted(self.stats, kept(&message).to_string()))
+    }
+}
+
+/// How a run ended in `abort.abort`: the guest's message, carried as the
+/// error that unwinds the guest, and told apart from a trap by its type
+/// (`blame` in `run.rs` makes it the run's failure).
+#[derive(Debug)]
+pub(crate) struct Aborted(pub String);
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Aborted {}
+
+/// The part of an `abort` message the host keeps.
+fn kept(message: &str) -> &str {
+    &message[..message.floor_char_boundary(rules::MAX_FAIL_MESSAGE)]
+}
+
+/// Counts the `abort` call and makes the error that ends the run.
+fn aborted(stats: &mut Stats, message: String) -> wasmtime::Error {
+    stats.record(Import::Abort, 0);
+    wasmtime::Error::new(Aborted(message))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::ops::Range;
 use wasmtime::{Caller, Extern, ExternType, FuncType, Linker};
 
 use crate::handle::Handle;
-use crate::rules::BufferError;
+use crate::rules::{BufferError, MAX_FAIL_MESSAGE};
 use crate::state::RunState;
 use crate::stats::Import;
 use crate::stop::Failure;
@@ -24,9 +24,6 @@ use crate::view::BuffersView;
 
 /// The import module name core guests use.
 pub const MODULE: &str = "bufbridge:buffers/raw@0.1.0";
-
-/// The longest message `fail` keeps; a guest cannot make the host hold more.
-const MAX_FAIL_MESSAGE: usize = 64 * 1024;
 
 /// One import of the core ABI: its name, its type (`func(i32) -> i64`),
 /// and how it is linked.

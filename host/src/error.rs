@@ -71,7 +71,8 @@ impl fmt::Display for Limit {
 /// Why a run produced no output.
 #[derive(Debug)]
 pub enum RunError {
-    /// `process` returned `err(message)`.
+    /// `process` returned `err(message)`, or the guest ended the run with
+    /// `abort(message)` (`wit/abort.wit`; an SDK guest's panic does).
     Failed(String),
     /// The guest ran into a limit and was stopped; the error has the details.
     LimitExceeded(Limit, wasmtime::Error),

@@ -69,5 +69,5 @@ pub use stats::{Progress, Stats};
 pub use stop::HostIo;
 
 /// The default guest (`guest/`), built for wasm32-wasip2 by the build script:
-/// `copy`, `upper`, `lower`, `reverse`, `count`, `sha256` and `selftest`.
+/// the commands of `guest/src/commands.rs`.
 pub const DEFAULT_GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default-guest.wasm"));

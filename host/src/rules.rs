@@ -12,6 +12,10 @@
 use std::fmt;
 use std::ops::Range;
 
+/// The longest failure message a guest can make the host keep: the core
+/// ABI's `fail`, the component path's `abort.abort`.
+pub const MAX_FAIL_MESSAGE: usize = 64 * 1024;
+
 /// Why an operation on a buffer was refused (the WIT `buffer-error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BufferError {

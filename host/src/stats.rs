@@ -25,10 +25,11 @@ pub enum Import {
     ArgsSize,
     ArgsGet,
     Fail,
+    Abort,
 }
 
 impl Import {
-    pub const ALL: [Import; 13] = [
+    pub const ALL: [Import; 14] = [
         Import::Create,
         Import::Len,
         Import::Limit,
@@ -42,6 +43,7 @@ impl Import {
         Import::ArgsSize,
         Import::ArgsGet,
         Import::Fail,
+        Import::Abort,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +61,7 @@ impl Import {
             Import::ArgsSize => "args_size",
             Import::ArgsGet => "args_get",
             Import::Fail => "fail",
+            Import::Abort => "abort",
         }
     }
 }

@@ -19,6 +19,8 @@ use std::fs::File;
 use std::io;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 /// How much a copy that passes through host memory holds at once, and the
 /// most bytes any operation moves between two looks at the deadline.
 const CHUNK: usize = 1 << 20;
@@ -76,6 +78,10 @@ fn sliced(
 #[derive(Debug)]
 pub enum Storage {
     Memory(Vec<u8>),
+    /// Bytes shared with the caller, never copied to be read. The input
+    /// is read-only, so nothing writes here; if something did, the bytes
+    /// would be copied into [`Storage::Memory`] first.
+    Shared(Bytes),
     /// The bytes of `file`, which is always `len` long: writes past the end
     /// extend both, and truncation cuts both.
     File {
@@ -96,6 +102,12 @@ impl From<Vec<u8>> for Storage {
     }
 }
 
+impl From<Bytes> for Storage {
+    fn from(bytes: Bytes) -> Self {
+        Storage::Shared(bytes)
+    }
+}
+
 impl Storage {
     /// The whole of `file`, as it is now.
     pub fn file(file: File) -> io::Result<Self> {
@@ -112,6 +124,7 @@ impl Storage {
     pub fn len(&self) -> u64 {
         match self {
             Storage::Memory(bytes) => bytes.len() as u64,
+            Storage::Shared(bytes) => bytes.len() as u64,
             Storage::File { len, .. } => *len,
         }
     }
@@ -122,13 +135,40 @@ impl Storage {
 
     /// Fills `dst` with the bytes from `offset`.
     pub fn read_at(&self, offset: u64, dst: &mut [u8], deadline: Deadline) -> Result<(), Halt> {
-        match self {
-            Storage::Memory(bytes) => sliced(dst.len() as u64, deadline, |done, n| {
+        match self.place() {
+            Place::Memory(bytes) => sliced(dst.len() as u64, deadline, |done, n| {
                 let start = index(offset + done);
                 dst[index(done)..index(done + n)].copy_from_slice(&bytes[start..start + index(n)]);
                 Ok(())
             }),
-            Storage::File { file, .. } => read_file_at(file, offset, dst, deadline),
+            Place::File(file) => read_file_at(file, offset, dst, deadline),
+        }
+    }
+
+    /// The `len` bytes from `offset`, as a vector: copied straight from
+    /// memory (not into zeroes first, which cost as much again), or read
+    /// from the file.
+    pub fn read_to_vec(
+        &self,
+        offset: u64,
+        len: usize,
+        deadline: Deadline,
+    ) -> Result<Vec<u8>, Halt> {
+        match self.place() {
+            Place::Memory(bytes) => {
+                let mut out = Vec::with_capacity(len);
+                sliced(len as u64, deadline, |done, n| {
+                    let start = index(offset + done);
+                    out.extend_from_slice(&bytes[start..start + index(n)]);
+                    Ok(())
+                })?;
+                Ok(out)
+            }
+            Place::File(file) => {
+                let mut out = vec![0; len];
+                read_file_at(file, offset, &mut out, deadline)?;
+                Ok(out)
+            }
         }
     }
 
@@ -141,13 +181,13 @@ impl Storage {
         deadline: Deadline,
         mut f: impl FnMut(&[u8]),
     ) -> Result<(), Halt> {
-        match self {
-            Storage::Memory(bytes) => sliced(len, deadline, |done, n| {
+        match self.place() {
+            Place::Memory(bytes) => sliced(len, deadline, |done, n| {
                 let start = index(offset + done);
                 f(&bytes[start..start + index(n)]);
                 Ok(())
             }),
-            Storage::File { file, .. } => {
+            Place::File(file) => {
                 let mut chunk = vec![0; CHUNK.min(index(len))];
                 sliced(len, deadline, |done, n| {
                     let buf = &mut chunk[..index(n)];
@@ -161,11 +201,12 @@ impl Storage {
 
     /// Puts `data` at `offset` (at most the current length), growing as needed.
     pub fn write(&mut self, offset: u64, data: &[u8], deadline: Deadline) -> Result<(), Halt> {
+        let mut place = self.writable();
         sliced(data.len() as u64, deadline, |done, n| {
             let part = &data[index(done)..index(done + n)];
             let at = offset + done;
-            match self {
-                Storage::Memory(bytes) => {
+            match &mut place {
+                Writable::Memory(bytes) => {
                     // Earlier slices leave `at` within the bytes.
                     let at = index(at);
                     let overlap = part.len().min(bytes.len() - at);
@@ -173,9 +214,9 @@ impl Storage {
                     bytes[at..at + overlap].copy_from_slice(inside);
                     bytes.extend_from_slice(beyond);
                 }
-                Storage::File { file, len } => {
+                Writable::File(file, len) => {
                     positioned::write_all_at(file, part, at)?;
-                    *len = (*len).max(at + n);
+                    **len = (**len).max(at + n);
                 }
             }
             Ok(())
@@ -194,8 +235,8 @@ impl Storage {
         if src_offset == offset {
             return Ok(());
         }
-        match self {
-            Storage::Memory(bytes) => {
+        match self.writable() {
+            Writable::Memory(bytes) => {
                 let end = index(offset + count);
                 if end > bytes.len() {
                     bytes.resize(end, 0);
@@ -206,7 +247,7 @@ impl Storage {
                     Ok(())
                 })
             }
-            Storage::File { file, len } => {
+            Writable::File(file, len) => {
                 let mut chunk = vec![0; CHUNK.min(index(count))];
                 memmove_sliced(src_offset, offset, count, deadline, |from, to, n| {
                     let buf = &mut chunk[..index(n)];
@@ -229,20 +270,20 @@ impl Storage {
         count: u64,
         deadline: Deadline,
     ) -> Result<(), Halt> {
-        let from = match src {
-            Storage::Memory(bytes) => {
+        let from = match src.place() {
+            Place::Memory(bytes) => {
                 let start = index(src_offset);
                 return self.write(offset, &bytes[start..start + index(count)], deadline);
             }
-            Storage::File { file, .. } => file,
+            Place::File(file) => file,
         };
-        match self {
-            Storage::File { file: to, len } => {
+        match self.writable() {
+            Writable::File(to, len) => {
                 copy_file_to_file(from, src_offset, to, offset, count, deadline, |end| {
                     *len = (*len).max(end)
                 })
             }
-            Storage::Memory(bytes) => {
+            Writable::Memory(bytes) => {
                 // Into memory: the bytes must land in host memory anyway.
                 let (start, end) = (index(offset), index(offset + count));
                 if end > bytes.len() {
@@ -256,6 +297,7 @@ impl Storage {
     pub fn truncate(&mut self, new_len: u64) -> io::Result<()> {
         match self {
             Storage::Memory(bytes) => bytes.truncate(index(new_len)),
+            Storage::Shared(bytes) => bytes.truncate(index(new_len)),
             Storage::File { file, len } => {
                 file.set_len(new_len)?;
                 *len = new_len;
@@ -268,6 +310,8 @@ impl Storage {
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
         match self {
             Storage::Memory(bytes) => Ok(bytes),
+            // No copy when the caller gave up its last reference to a vector.
+            Storage::Shared(bytes) => Ok(Vec::from(bytes)),
             Storage::File { file, len } => {
                 let mut bytes = vec![0; index(len)];
                 positioned::read_exact_at(&file, &mut bytes, 0)?;
@@ -275,6 +319,42 @@ impl Storage {
             }
         }
     }
+}
+
+/// Where a storage's bytes are, for reading.
+enum Place<'a> {
+    Memory(&'a [u8]),
+    File(&'a File),
+}
+
+impl Storage {
+    fn place(&self) -> Place<'_> {
+        match self {
+            Storage::Memory(bytes) => Place::Memory(bytes),
+            Storage::Shared(bytes) => Place::Memory(bytes),
+            Storage::File { file, .. } => Place::File(file),
+        }
+    }
+
+    /// Where the bytes are, for changing them: shared bytes are copied
+    /// into memory of this storage's own first.
+    fn writable(&mut self) -> Writable<'_> {
+        if let Storage::Shared(bytes) = self {
+            *self = Storage::Memory(bytes.to_vec());
+        }
+        match self {
+            Storage::Memory(bytes) => Writable::Memory(bytes),
+            Storage::File { file, len } => Writable::File(file, len),
+            Storage::Shared(_) => unreachable!("copied into memory just above"),
+        }
+    }
+}
+
+/// Where a storage's bytes are, for changing them.
+enum Writable<'a> {
+    Memory(&'a mut Vec<u8>),
+    /// The file and its length.
+    File(&'a File, &'a mut u64),
 }
 
 /// Fills `dst` from `file` at `offset`, in slices.
@@ -422,6 +502,7 @@ mod tests {
             let mut got = [0; 3];
             s.read_at(3, &mut got, NONE).unwrap();
             assert_eq!(&got, b"dXY");
+            assert_eq!(s.read_to_vec(2, 4, NONE).unwrap(), b"cdXY");
             s.copy_within(0, 5, 4, NONE).unwrap();
             s.copy_within(4, 0, 3, NONE).unwrap();
             s.truncate(8).unwrap();
@@ -501,6 +582,22 @@ mod tests {
             Err(Halt::Deadline)
         ));
         assert_eq!(dst.len(), CHUNK as u64);
+    }
+
+    #[test]
+    fn shared_bytes_are_read_in_place_and_copied_before_a_change() {
+        let callers = Bytes::from(b"abcdef".to_vec());
+        let mut s = Storage::from(callers.clone());
+        let mut got = [0; 3];
+        s.read_at(2, &mut got, NONE).unwrap();
+        assert_eq!(&got, b"cde");
+        assert_eq!(s.read_to_vec(1, 5, NONE).unwrap(), b"bcdef");
+        let mut to_file = file_with(b"");
+        to_file.copy_from(&s, 1, 0, 4, NONE).unwrap();
+        assert_eq!(bytes(to_file), b"bcde");
+        s.write(4, b"XYZ", NONE).unwrap();
+        assert_eq!(bytes(s), b"abcdXYZ");
+        assert_eq!(callers, &b"abcdef"[..]);
     }
 
     #[test]

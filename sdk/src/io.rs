@@ -15,9 +15,12 @@ use crate::{Buffer, BufferError, Error, Result, digest};
 /// ```
 pub const CHUNK: usize = 64 * 1024;
 
-/// Writes of this many bytes or more skip [`Output`]'s gathering: that is
-/// `std::io::copy`'s buffer size, where a host call costs less than a copy.
-const DIRECT: usize = 8 * 1024;
+/// Writes of this many bytes or more skip [`Output`]'s gathering, where a
+/// host call costs less than copying them into it. Twice `std::io::copy`'s
+/// 8 KiB: its writes are gathered, one host call per [`CHUNK`] rather than
+/// eight (BENCHMARKS.md, section 6: gathered, 8 KiB writes cost about 5 %
+/// over the raw loop; as calls of their own, 8 %).
+const DIRECT: usize = 16 * 1024;
 
 /// How many bytes [`copy`] asks the host to move per call: they never pass
 /// through the guest's memory, so the calls can be large.
@@ -304,8 +307,8 @@ impl Iterator for Chunks<'_, '_> {
 }
 
 /// Writes a buffer: [`Write`] and [`Seek`], gathering small writes into
-/// [`CHUNK`]-byte host calls; a write of a whole chunk or more goes to the
-/// host at once, from where it is.
+/// [`CHUNK`]-byte host calls; a write of 16 KiB or more goes to the host at
+/// once, from where it is.
 ///
 /// What was written reaches the host on [`flush`](Write::flush), on a seek,
 /// and, for the output of `process`, when the function passed to
@@ -471,8 +474,7 @@ impl Write for Output<'_> {
         }
         if data.len() >= DIRECT && self.pending.is_empty() {
             // Large enough that a host call costs less than copying it into
-            // `pending` (`io::copy` writes 8 KiB at a time): it goes to the
-            // host from where it is.
+            // `pending`: it goes to the host from where it is.
             self.put(self.at, data)?;
             self.at += data.len() as u64;
         } else {

@@ -1,32 +1,40 @@
 //! What a panic in a guest looks like to the person running it.
 //!
-//! `wasm32-wasip2` builds abort on panic: the component traps, and no code
-//! of the guest runs after the panic, so `process` cannot return the
-//! message as `err(...)` (that needs unwinding, which wasm targets only have
-//! with exception handling, off in stable Rust's standard library and in the
-//! host). What the SDK does instead: [`hook`] writes one line,
-//! `guest panicked at src/lib.rs:7:5: the message`, to the guest's stderr,
-//! which `bufbridge` forwards to its own stderr just before it reports the
-//! trap (exit code 3).
+//! `wasm32-wasip2` builds abort on panic: no code of the guest runs after
+//! the panic, so `process` cannot return the message as `err(...)` (that
+//! needs unwinding, which wasm targets only have with exception handling,
+//! off in stable Rust's standard library and in the host). Instead [`hook`]
+//! hands the message, with where the panic happened, to the host's
+//! `abort.abort` (`wit/abort.wit`), which ends the run there as failed:
+//! `bufbridge run` prints `bufbridge: guest failed: guest panicked at
+//! src/lib.rs:7:5: the message` and exits with code 1, as for an `Err`.
 //!
-//! Prefer returning an error: `Err(...)` reaches the host as the run's
-//! message, with exit code 1.
+//! Returning an error is still the better way: `?` says which operation
+//! failed, and an error is an answer the guest chose rather than a bug.
 
 use std::panic::PanicHookInfo;
 use std::sync::Once;
 
-/// The panic hook [`export!`](crate::export) installs: one line on stderr
-/// with the message and where the panic happened.
+use crate::bindings::bufbridge::buffers::abort::abort;
+
+/// The panic hook [`export!`](crate::export) installs: ends the run with
+/// the message and where the panic happened ([`message`]).
 ///
-/// ```
-/// // To install it outside `export!` (in a test, say):
+/// ```no_run
+/// // To install it outside `export!`:
 /// std::panic::set_hook(Box::new(bufbridge_guest::panic::hook));
 /// ```
 pub fn hook(info: &PanicHookInfo<'_>) {
-    eprintln!("{}", message(info));
+    let message = message(info);
+    // bufbridge's host never returns from `abort`. Should another host of
+    // the WIT return, the message goes to stderr, and the panic then aborts
+    // as it would have.
+    abort(&message);
+    eprintln!("{message}");
 }
 
-/// `guest panicked at FILE:LINE:COLUMN: MESSAGE`, the line [`hook`] prints.
+/// `guest panicked at FILE:LINE:COLUMN: MESSAGE`, the run's error after a
+/// panic.
 ///
 /// ```
 /// std::panic::set_hook(Box::new(|info| {

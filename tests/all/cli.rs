@@ -50,7 +50,7 @@ fn hostile() -> Option<&'static Path> {
 }
 
 /// `<bytes> <lines> <words>\n`, as `wc` counts.
-fn wc(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn wc(bytes: &[u8]) -> Vec<u8> {
     let lines = bytes.iter().filter(|&&b| b == b'\n').count();
     let words = bytes
         .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))

@@ -115,6 +115,9 @@ fn the_default_guest_fits_and_its_wit_is_listed() {
         "A component. Its imports and exports, in WIT:",
         "import bufbridge:buffers/buffers@0.1.0;",
         "import bufbridge:buffers/digest@0.1.0;",
+        // Through the SDK's panic hook.
+        "import bufbridge:buffers/abort@0.1.0;",
+        "abort: func(message: string);",
         "export process: func(input: borrow<buffer>, output: borrow<buffer>, args: list<string>) -> result<_, string>;",
         "read: func(offset: u64, len: u32) -> result<list<u8>, buffer-error>;",
         "sha256: func(buf: borrow<buffer>, offset: u64, len: u64) -> result<list<u8>, buffer-error>;",
@@ -128,6 +131,21 @@ fn the_default_guest_fits_and_its_wit_is_listed() {
     let out = run_cli(["inspect"], None);
     assert_exit(&out, 0);
     assert_eq!(stdout(&out), report);
+}
+
+/// A guest imports only the interfaces it calls: the hostile test guest,
+/// generated from all of `wit/`, never calls `abort`, so it does not import
+/// it, and runs on a host from before `abort` was added as it did then.
+#[test]
+fn a_guest_imports_only_the_interfaces_it_calls() {
+    let out = inspect(hostile_wasm_path());
+    assert_exit(&out, 0);
+    let report = stdout(&out);
+    assert!(
+        report.contains("import bufbridge:buffers/buffers@0.1.0;"),
+        "{report}"
+    );
+    assert!(!report.contains("bufbridge:buffers/abort"), "{report}");
 }
 
 #[test]

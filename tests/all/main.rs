@@ -15,11 +15,13 @@ mod common;
 #[path = "../support/measure.rs"]
 mod measure;
 
+mod batch;
 mod cli;
 mod cli_safety;
 mod conformance;
 mod contract;
 mod core_abi;
+mod datapath;
 mod drift;
 mod embedding;
 mod embedding_async;

@@ -2,7 +2,8 @@
 //! the CLI: a scaffolded guest builds with the documented command and runs;
 //! the test guest `tests/guests/sdk` runs scripts of `std::io` operations
 //! that are replayed here over a `std::io::Cursor` and must agree; errors
-//! through `?` read as the SDK words them; a panic says where and why.
+//! through `?` read as the SDK words them; a panic, and the host's `abort`
+//! it goes through, fail the run with the guest's message.
 
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -188,9 +189,9 @@ fn output_writes_and_seeks_like_a_cursor() {
             // Gathered behind a small write, then straight from where it is.
             "seek:end:0",
             "text:ab",
-            "fill:9000:68",
+            "fill:20000:68",
             "flush",
-            "fill:9000:69",
+            "fill:20000:69",
             "text:end",
         ],
     );
@@ -244,25 +245,61 @@ fn errors_through_question_mark_read_as_words() {
     assert!(stderr(&out).contains(want), "{}", stderr(&out));
 }
 
-/// A wasm32-wasip2 guest aborts on panic: the component traps and `process`
-/// never returns, so the run is a trap (exit 3), not `err` (exit 1). The
-/// SDK's hook puts the message and its place on stderr, before the host's
-/// line about the trap.
+/// A wasm32-wasip2 guest aborts on panic, so `process` never returns; the
+/// SDK's hook hands the message and its place to the host's `abort`, and
+/// the run fails with them as it would with `err` (exit 1), said once,
+/// instead of as a bare trap (exit 3).
 #[test]
-fn a_panic_says_where_and_why() {
+fn a_panic_fails_the_run_with_its_message_and_place() {
     let out = run_guest(sdk_wasm_path(), b"", &[], &["panic", "the sky is falling"]);
-    assert_exit(&out, 3);
+    assert_exit(&out, 1);
     let message = stderr(&out);
-    let hook = message
+    let line = message
         .lines()
-        .find(|line| line.starts_with("guest panicked at "))
-        .unwrap_or_else(|| panic!("no line from the SDK's panic hook:\n{message}"));
+        .find(|line| line.starts_with("bufbridge: guest failed: guest panicked at "))
+        .unwrap_or_else(|| panic!("no failure with the panic's message:\n{message}"));
     assert!(
-        hook.contains("src/lib.rs:") && hook.ends_with(": the sky is falling"),
-        "{hook}"
+        line.contains("src/lib.rs:") && line.ends_with(": the sky is falling"),
+        "{line}"
     );
-    assert!(message.contains("bufbridge: guest trapped"), "{message}");
+    assert_eq!(
+        message.matches("the sky is falling").count(),
+        1,
+        "{message}"
+    );
+    assert!(!message.contains("trap"), "{message}");
     assert!(out.stdout.is_empty());
+}
+
+/// `abort` called without a panic ends the run there: what the guest does
+/// after it (writing, returning `ok`) never happens. A message longer than
+/// the host keeps is cut at 64 KiB, on a character boundary.
+#[test]
+fn abort_ends_the_run_with_the_guests_message_and_keeps_at_most_64_kib() {
+    let out = run_guest(sdk_wasm_path(), b"in", &[], &["abort", "no", "more"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("bufbridge: guest failed: no more\n"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "nothing after abort ran");
+
+    // 300,000 bytes of 3-byte characters (65,536 is not a multiple of 3),
+    // through the library: the CLI cuts long lines when it prints them.
+    let guest = host()
+        .load(&std::fs::read(sdk_wasm_path()).unwrap())
+        .unwrap();
+    let (words, limits) = (
+        args(&["abort-long", "100000"]),
+        bufbridge::Limits::default(),
+    );
+    match host().run(&guest, Vec::new(), &words, &limits) {
+        Err(bufbridge::RunError::Failed(message)) => {
+            assert!(message == "€".repeat(65536 / 3), "{} bytes", message.len())
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 /// `bufbridge new`: the scaffold builds with the one documented command and

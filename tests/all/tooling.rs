@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{bufbridge_run, output_of, run, stderr};
+use crate::common::{bufbridge_run, hostile_wasm_path, output_of, run, stderr};
 
 /// An input of `len` bytes of lower-case text.
 fn input(dir: &tempfile::TempDir, len: usize) -> std::path::PathBuf {
@@ -106,14 +106,22 @@ fn rust_log_chooses_the_logs_without_verbose() {
     );
 }
 
-/// Long enough a run (a few hundred ms) for the progress line to be drawn.
-const SLOW_INPUT: usize = 200 << 20;
+/// A run long enough for the progress line to be drawn a few times,
+/// whatever the machine's speed: the hostile guest sleeps for a second
+/// before it reads anything.
+const SLOW_RUN: &[&str] = &["sleep", "1"];
 
 #[test]
 fn no_progress_line_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let path = input(&dir, SLOW_INPUT);
-    let out = run(None, &path, dir.path().join("out"), &[], &["upper"]);
+    let path = input(&dir, 1 << 20);
+    let out = run(
+        Some(hostile_wasm_path()),
+        &path,
+        dir.path().join("out"),
+        &[],
+        SLOW_RUN,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing for a pipe");
 }
@@ -121,13 +129,15 @@ fn no_progress_line_when_stderr_is_not_a_terminal() {
 #[test]
 fn a_terminal_sees_how_much_of_the_input_was_read() {
     let dir = tempfile::tempdir().unwrap();
-    let path = input(&dir, SLOW_INPUT);
+    let path = input(&dir, 1 << 20);
     // `script` gives bufbridge a terminal for stderr, as a person would have.
     let cmd = format!(
-        "{} run --input {} --output {} -- upper",
+        "{} run {} --input {} --output {} -- {}",
         env!("CARGO_BIN_EXE_bufbridge"),
+        hostile_wasm_path().display(),
         path.display(),
-        dir.path().join("out").display()
+        dir.path().join("out").display(),
+        SLOW_RUN.join(" ")
     );
     let out = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
@@ -139,7 +149,7 @@ fn a_terminal_sees_how_much_of_the_input_was_read() {
         .expect("`script` (util-linux) runs a command on a terminal");
     assert!(out.status.success(), "{}", stderr(&out));
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains(" of 200 MiB read ("), "{screen}");
+    assert!(screen.contains(" of 1 MiB read ("), "{screen}");
     assert!(
         screen.contains("\r\x1b[K"),
         "the line is cleared at the end: {screen:?}"

@@ -42,6 +42,7 @@ pub(super) async fn execute(
     Ok(
         match output.map_err(|fault| blame(Stop::Fault(fault).into(), None, limits))? {
             Storage::Memory(bytes) => Produced::Bytes(bytes),
+            Storage::Shared(bytes) => Produced::Bytes(Vec::from(bytes)),
             Storage::File { file, .. } => Produced::File(file),
         },
     )
@@ -82,6 +83,12 @@ pub(super) fn out_of_time(timeout: Duration) -> RunError {
 /// Says what stopped a run: the host's I/O, a limit, or the guest itself.
 /// The buffer table's stops come back out of the trap by their type.
 pub(super) fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Limits) -> RunError {
+    // The guest ended the run itself and said why (`abort.abort`): its words
+    // beat any guess, a refused memory growth included.
+    let trap = match trap.downcast::<component::Aborted>() {
+        Ok(component::Aborted(message)) => return RunError::Failed(message),
+        Err(trap) => trap,
+    };
     if let Some(Stop::Io(_)) = trap.downcast_ref::<Stop>() {
         match trap.downcast::<Stop>() {
             Ok(Stop::Io(io)) => return RunError::HostIo(io),

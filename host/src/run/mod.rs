@@ -402,11 +402,16 @@ impl Host {
     ) -> Result<(Store<RunState>, Handle, Handle), RunError> {
         let input = match input {
             Input::Bytes(bytes) => Storage::from(bytes),
+            Input::Shared(bytes) => Storage::from(bytes),
             Input::File(file) => Storage::file(file)
                 .map_err(|e| RunError::HostIo(host_io("reading the input's size", e)))?,
         };
         let output_storage = match output {
             Output::Memory => Storage::default(),
+            Output::Reuse(mut bytes) => {
+                bytes.clear();
+                Storage::Memory(bytes)
+            }
             Output::File(file) => Storage::empty_file(file)
                 .map_err(|e| RunError::HostIo(host_io("emptying the output file", e)))?,
         };

@@ -2,6 +2,7 @@
 //! where its input is and its output goes, and what to watch.
 
 use std::fs::File;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::Cache;
@@ -86,14 +87,47 @@ impl Default for HostOptions {
 #[derive(Debug)]
 pub enum Input {
     Bytes(Vec<u8>),
+    /// Bytes the caller keeps too, read where they are: never copied. An
+    /// `Arc<[u8]>` becomes one without a copy (`Input::from`).
+    Shared(bytes::Bytes),
     /// The whole file, read on demand and never written.
     File(File),
+}
+
+impl From<Vec<u8>> for Input {
+    fn from(bytes: Vec<u8>) -> Self {
+        Input::Bytes(bytes)
+    }
+}
+
+impl From<bytes::Bytes> for Input {
+    fn from(bytes: bytes::Bytes) -> Self {
+        Input::Shared(bytes)
+    }
+}
+
+impl From<Arc<[u8]>> for Input {
+    fn from(bytes: Arc<[u8]>) -> Self {
+        Input::Shared(bytes::Bytes::from_owner(bytes))
+    }
+}
+
+impl From<File> for Input {
+    fn from(file: File) -> Self {
+        Input::File(file)
+    }
 }
 
 /// Where a run's output goes.
 #[derive(Debug)]
 pub enum Output {
     Memory,
+    /// In memory, in this vector: emptied first, its capacity used again.
+    /// A caller that passes each run's output back to the next spares the
+    /// runs allocating their output afresh, and the kernel faulting its
+    /// pages in again, which is most of what writing a large output costs
+    /// (BENCHMARKS.md, "Data path").
+    Reuse(Vec<u8>),
     /// Written in place from offset 0 (the file is emptied first); on success
     /// it holds exactly the output.
     File(File),

@@ -1,6 +1,7 @@
 //! Test guest for the SDK (`tests/all/sdk.rs`): scripts of `std::io` operations
 //! on the input and on the output, which the test replays over a
-//! `std::io::Cursor` and compares; errors through `?`; a panic.
+//! `std::io::Cursor` and compares; errors through `?`; a panic; the host's
+//! `abort` called directly.
 //!
 //! Commands (the first argument):
 //! - `input OP...`: OPs on the input, what they read written to the output:
@@ -12,9 +13,14 @@
 //!   of N bytes), `seek:start|end|cur:N`, `flush`;
 //! - `quota`: a scratch buffer over the quota, with `?` on the raw binding;
 //! - `panic MESSAGE`: panics.
+//! - `abort MESSAGE`: calls `abort.abort` without panicking, then writes to
+//!   the output and returns `Ok`, which must not count;
+//! - `abort-long N`: `abort.abort` with N times `€` (3 bytes), more than the
+//!   host keeps.
 
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
+use bufbridge_guest::bindings::bufbridge::buffers::abort::abort;
 use bufbridge_guest::{Buffer, Error, Input, Output, Result};
 
 bufbridge_guest::export!(process);
@@ -36,6 +42,16 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
             Ok(())
         }
         "panic" => panic!("{}", ops.join(" ")),
+        "abort" => {
+            abort(&ops.join(" "));
+            output.write_all(b"written after abort")?;
+            Ok(())
+        }
+        "abort-long" => {
+            let n = number(ops.first().ok_or("usage: abort-long N")?)?;
+            abort(&"€".repeat(n));
+            Ok(())
+        }
         other => Err(format!("unknown command `{other}`").into()),
     }
 }
