@@ -5,8 +5,8 @@
 //! in bounded chunks, so an input of any size needs only a chunk of guest
 //! memory, and `copy` and `sha256` never bring the bytes into the guest.
 
-mod kernels;
 mod commands;
+mod kernels;
 mod selftest;
 
 use std::io::Write;
@@ -41,7 +41,11 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
         "selftest" => selftest::run(input.buffer(), output.buffer()).map_err(Error::msg),
         other => {
             let known: Vec<&str> = known().collect();
-            Err(format!("unknown command `{other}`; known commands: {}", known.join(", ")).into())
+            Err(format!(
+                "unknown command `{other}`; known commands: {}",
+                known.join(", ")
+            )
+            .into())
         }
     }
 }
