@@ -154,7 +154,7 @@ impl Produced {
 /// What to watch of a run besides its result ([`Host::run_watched`](super::Host::run_watched)).
 #[derive(Debug, Clone, Default)]
 pub struct Watch<'a> {
-    /// Split the run's time between guest and host ([`Stats::host_time`]);
+    /// Split the run's time between guest and host ([`crate::Stats::host_time`]);
     /// this reads the clock twice per host call.
     pub time_host_calls: bool,
     /// Keep this up to date with how far the input has been read, for
