@@ -243,25 +243,22 @@ impl Buffers {
     /// or the buffer is gone. The bytes are as the buffer holds them at
     /// this moment; like a `read`, a delivery moves at most the copy cap.
     pub fn deliver(&self, h: Handle, position: u64, dst: &mut [u8]) -> Result<Option<usize>, Stop> {
-        let Ok(buffer) = self.get(h) else {
+        if self.get(h).is_err() {
             // Dropped while the stream was open: the stream ends, it does
             // not trap (the guest's handle was valid when it opened it).
             return Ok(None);
-        };
-        let len = buffer.storage.len();
-        if position >= len {
-            return Ok(None);
         }
-        // Below `dst.len()`, so it fits a usize.
-        let n = (len - position).min(dst.len() as u64);
-        self.check_copy(n)?;
-        let n = n as usize;
-        buffer
-            .storage
-            .read_at(position, &mut dst[..n], self.deadline)
-            .map_err(|e| halted(format!("reading {}", name(buffer.kind)))(e))?;
-        self.input_reached(buffer.kind, position + n as u64);
-        Ok(Some(n))
+        // A `read` of `dst.len()` bytes at `position`, by the same rules;
+        // past the end (truncated below `position`) or nothing left, the
+        // stream ends.
+        match self.read(h, position, dst.len() as u64)? {
+            Ok(read) if read.len() > 0 => {
+                let n = read.len();
+                read.copy_to(&mut dst[..n])?;
+                Ok(Some(n))
+            }
+            Ok(_) | Err(_) => Ok(None),
+        }
     }
 
     /// `digest.sha256(offset, len)`: the SHA-256 of the bytes `read` would

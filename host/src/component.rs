@@ -14,17 +14,16 @@ use wasmtime::component::{HasData, Linker, Resource, WasmList, WasmStr};
 use crate::bindings::Processor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
 use crate::bindings::bufbridge::buffers::{abort, digest};
-use crate::buffers::Buffers;
 use crate::handle::Handle;
 use crate::rules;
 use crate::state::RunState;
 use crate::stats::{Import, Stats};
 use crate::stop::Failure;
-use crate::view::BuffersView;
+use crate::view::{self, BuffersView};
 use crate::wit::interface_name;
 
 /// The Rust side of the WIT `buffer` resource: a marker, since the rep of a
-/// `Resource<BufferResource>` is the buffer's [`Handle`] in [`Buffers`].
+/// `Resource<BufferResource>` is the buffer's [`Handle`] in [`Buffers`](crate::buffers::Buffers).
 pub struct BufferResource;
 
 /// The [`HasData`] projection from the store's data to [`BuffersView`].
@@ -122,10 +121,8 @@ fn add_fast_paths(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
 /// Calls `f` with a view of the run's buffers and the bytes of `list`, in
 /// guest memory.
 ///
-/// Both live in the store, which lends out one or the other. The buffer
-/// table and the counters are moved out for the call (a few hundred bytes,
-/// nothing allocated) so that both can be borrowed at once, with no
-/// `unsafe`; they go back whatever `f` says.
+/// Both live in the store, which lends out one or the other:
+/// [`view::lend`] borrows them side by side.
 fn with_guest_bytes<R>(
     store: &mut StoreContextMut<'_, RunState>,
     list: &WasmList<u8>,
@@ -133,18 +130,7 @@ fn with_guest_bytes<R>(
 ) -> R {
     #[cfg(test)]
     tests::FAST_PATH_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let state = store.data_mut();
-    let mut buffers = std::mem::replace(&mut state.buffers, Buffers::new(0, 0, 0));
-    let mut stats = std::mem::take(&mut state.stats);
-    let mut view = BuffersView {
-        buffers: &mut buffers,
-        stats: &mut stats,
-    };
-    let result = f(&mut view, list.as_le_slice(&*store));
-    let state = store.data_mut();
-    state.buffers = buffers;
-    state.stats = stats;
-    result
+    view::lend(store, |store, view| f(view, list.as_le_slice(&*store)))
 }
 
 /// The resource handle the host passes to the guest for buffer `h`.

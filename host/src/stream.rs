@@ -16,12 +16,11 @@ use wasmtime::component::{
 use wasmtime::{AsContextMut, StoreContextMut};
 
 use crate::bindings::bufbridge::buffers::streams;
-use crate::buffers::Buffers;
 use crate::component::{BufferResource, BuffersProjection, handle};
 use crate::handle::Handle;
 use crate::state::RunState;
 use crate::stop::{Failure, Fault, Stop};
-use crate::view::BuffersView;
+use crate::view::{self, BuffersView};
 
 /// What one delivery to a reader in the host (not a guest) may hold: such
 /// a reader names no capacity of its own.
@@ -71,29 +70,18 @@ impl StreamProducer<RunState> for BufferStream {
             // A readiness probe: the next read is answered at once.
             return Poll::Ready(Ok(StreamResult::Completed));
         }
-        // The guest's read buffer borrows the store, so the buffer table
-        // and the counters are moved out for the copy (a few hundred
-        // bytes, nothing allocated), as `component::with_guest_bytes` does.
-        let state = store.data_mut();
-        let mut buffers = std::mem::replace(&mut state.buffers, Buffers::new(0, 0, 0));
-        let mut stats = std::mem::take(&mut state.stats);
-        let delivered = {
+        // The guest's read buffer borrows the store: the view is lent
+        // beside it, as for `write` and `append` (`component::with_guest_bytes`).
+        let delivered = view::lend(&mut store, |store, view| {
             let mut direct = destination
                 .reborrow()
                 .as_direct(store.as_context_mut(), capacity.unwrap_or(HOST_READ));
-            let mut view = BuffersView {
-                buffers: &mut buffers,
-                stats: &mut stats,
-            };
             let delivered = view.deliver(self.buffer, self.position, direct.remaining());
             if let Ok(Some(n)) = delivered {
                 direct.mark_written(n);
             }
             delivered
-        };
-        let state = store.data_mut();
-        state.buffers = buffers;
-        state.stats = stats;
+        });
         Poll::Ready(match delivered {
             Ok(Some(n)) => {
                 self.position += n as u64;

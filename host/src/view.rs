@@ -3,8 +3,11 @@
 //! `Result`, so that the glue (`component.rs`, `core_abi.rs`) only
 //! translates it into WIT values or error codes.
 
+use wasmtime::AsContextMut;
+
 use crate::buffers::{Buffers, Read};
 use crate::handle::Handle;
+use crate::state::RunState;
 use crate::stats::{Import, Stats};
 use crate::stop::{Failure, Outcome, Stop};
 
@@ -13,6 +16,33 @@ use crate::stop::{Failure, Outcome, Stop};
 pub struct BuffersView<'a> {
     pub buffers: &'a mut Buffers,
     pub stats: &'a mut Stats,
+}
+
+/// Calls `f` with the store and a view of its buffer table at once, for a
+/// host call that copies between guest memory (which borrows the store) and
+/// the buffers. The table and the counters are moved out of the store's
+/// data for the call (a few hundred bytes, nothing allocated) and put back
+/// whatever `f` returns, so both can be borrowed with no `unsafe`.
+pub(crate) fn lend<S, R>(store: &mut S, f: impl FnOnce(&mut S, &mut BuffersView<'_>) -> R) -> R
+where
+    S: AsContextMut<Data = RunState>,
+{
+    let mut cx = store.as_context_mut();
+    let state = cx.data_mut();
+    let mut buffers = std::mem::replace(&mut state.buffers, Buffers::new(0, 0, 0));
+    let mut stats = std::mem::take(&mut state.stats);
+    let result = f(
+        store,
+        &mut BuffersView {
+            buffers: &mut buffers,
+            stats: &mut stats,
+        },
+    );
+    let mut cx = store.as_context_mut();
+    let state = cx.data_mut();
+    state.buffers = buffers;
+    state.stats = stats;
+    result
 }
 
 fn flatten<T>(outcome: Outcome<T>) -> Result<T, Failure> {
