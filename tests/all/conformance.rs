@@ -933,7 +933,7 @@ fn run_against_model(path: Path, cases: u32) {
 }
 
 /// How many sequences surely meet every case of the stream rules.
-const STREAM_COVERAGE_CASES: u32 = 200;
+const STREAM_COVERAGE_CASES: u32 = 400;
 
 #[test]
 fn component_path_matches_the_model() {
