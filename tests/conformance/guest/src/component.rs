@@ -2,7 +2,12 @@
 
 use std::mem::ManuallyDrop;
 
+// The `processor` world; with the stream ops, `stream-processor`
+// (`processor` plus `streams`).
+#[cfg(not(feature = "streams"))]
 wit_bindgen::generate!({ path: "../../../wit", world: "processor" });
+#[cfg(feature = "streams")]
+wit_bindgen::generate!({ path: "../../../wit", world: "stream-processor" });
 
 use bufbridge::buffers::buffers::BufferError;
 
