@@ -10,6 +10,8 @@
 //! (the guest is told and nothing changed).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -58,15 +60,45 @@ impl Read<'_> {
     }
 }
 
-/// One buffer: its kind, limit and bytes.
+/// One buffer: its kind, limit and bytes, and the streams open on it.
 #[derive(Debug)]
 struct Buffer {
     kind: Kind,
     limit: u64,
     storage: Storage,
+    /// The cursors of the `read-stream` streams on this buffer; dead ones
+    /// (their stream dropped) are pruned when another opens or a truncate
+    /// looks at them.
+    streams: Vec<Weak<Cursor>>,
+}
+
+/// Where a `read-stream` stream is in its buffer. The stream holds it and
+/// the buffer sees it: a truncate below the position ends the stream then,
+/// even if the buffer grows back before the next delivery.
+#[derive(Debug)]
+pub struct Cursor {
+    // Atomics only so a cursor may live in the store (`Send`); one run's
+    // calls never race.
+    position: AtomicU64,
+    cut: AtomicBool,
+}
+
+impl Cursor {
+    fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
 }
 
 impl Buffer {
+    fn new(kind: Kind, limit: u64, storage: Storage) -> Self {
+        Buffer {
+            kind,
+            limit,
+            storage,
+            streams: Vec::new(),
+        }
+    }
+
     fn shape(&self) -> Shape {
         Shape {
             kind: self.kind,
@@ -146,22 +178,14 @@ impl Buffers {
     /// The host's input buffer: read-only, its limit its length.
     pub fn insert_input(&mut self, storage: Storage) -> Result<Handle, Fault> {
         let limit = storage.len();
-        self.insert(Buffer {
-            kind: Kind::Input,
-            limit,
-            storage,
-        })
+        self.insert(Buffer::new(Kind::Input, limit, storage))
     }
 
     /// The host's output buffer: writable, bounded by `limit`, held in
     /// `storage` (which must be empty).
     pub fn insert_output(&mut self, limit: u64, storage: Storage) -> Result<Handle, Fault> {
         debug_assert!(storage.is_empty());
-        self.insert(Buffer {
-            kind: Kind::Output,
-            limit,
-            storage,
-        })
+        self.insert(Buffer::new(Kind::Output, limit, storage))
     }
 
     /// `create(limit)`.
@@ -169,11 +193,7 @@ impl Buffers {
         if let Err(e) = rules::create(&self.quota, limit) {
             return Ok(Err(e));
         }
-        let buffer = Buffer {
-            kind: Kind::Scratch,
-            limit,
-            storage: Storage::default(),
-        };
+        let buffer = Buffer::new(Kind::Scratch, limit, Storage::default());
         Ok(Ok(self.insert(buffer)?))
     }
 
@@ -229,32 +249,47 @@ impl Buffers {
         }
     }
 
-    /// `streams.read-stream(offset)`: whether a stream may start at
-    /// `offset`, by the bounds of a `read` there.
-    pub fn open_stream(&self, h: Handle, offset: u64) -> Outcome<()> {
-        let buffer = self.get(h)?;
-        Ok(rules::read(&buffer.shape(), offset, 0).map(drop))
+    /// `streams.read-stream(offset)`: a stream's cursor at `offset`, if a
+    /// stream may start there (by the bounds of a `read` there).
+    pub fn open_stream(&mut self, h: Handle, offset: u64) -> Outcome<Arc<Cursor>> {
+        let buffer = self.get_mut(h)?;
+        if let Err(e) = rules::read(&buffer.shape(), offset, 0) {
+            return Ok(Err(e));
+        }
+        let cursor = Arc::new(Cursor {
+            position: AtomicU64::new(offset),
+            cut: AtomicBool::new(false),
+        });
+        buffer.streams.retain(|c| c.strong_count() > 0);
+        buffer.streams.push(Arc::downgrade(&cursor));
+        Ok(Ok(cursor))
     }
 
-    /// One delivery of `streams.read-stream` from `position` into `dst`
-    /// (the guest's read buffer): the bytes copied, or `None` when the
-    /// stream has ended, because `position` is at or past the buffer's
-    /// length now (it was read to the end or truncated below `position`)
-    /// or the buffer is gone. The bytes are as the buffer holds them at
-    /// this moment; like a `read`, a delivery moves at most the copy cap.
-    pub fn deliver(&self, h: Handle, position: u64, dst: &mut [u8]) -> Result<Option<usize>, Stop> {
-        if self.get(h).is_err() {
+    /// One delivery of the stream at `cursor` on `h` into `dst` (the
+    /// guest's read buffer): the bytes copied, the cursor moved past them;
+    /// or `None` when the stream has ended: its position is at the
+    /// buffer's length now, the buffer was truncated below it since the
+    /// last delivery, or the buffer is gone. The bytes are as the buffer
+    /// holds them at this moment; like a `read`, a delivery moves at most
+    /// the copy cap.
+    pub fn deliver(
+        &self,
+        h: Handle,
+        cursor: &Cursor,
+        dst: &mut [u8],
+    ) -> Result<Option<usize>, Stop> {
+        if self.get(h).is_err() || cursor.cut.load(Ordering::Relaxed) {
             // Dropped while the stream was open: the stream ends, it does
             // not trap (the guest's handle was valid when it opened it).
             return Ok(None);
         }
-        // A `read` of `dst.len()` bytes at `position`, by the same rules;
-        // past the end (truncated below `position`) or nothing left, the
-        // stream ends.
-        match self.read(h, position, dst.len() as u64)? {
+        // A `read` of `dst.len()` bytes at the position, by the same rules;
+        // nothing left, the stream ends.
+        match self.read(h, cursor.position(), dst.len() as u64)? {
             Ok(read) if read.len() > 0 => {
                 let n = read.len();
                 read.copy_to(&mut dst[..n])?;
+                cursor.position.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(Some(n))
             }
             Ok(_) | Err(_) => Ok(None),
@@ -323,6 +358,15 @@ impl Buffers {
                 "truncating {}",
                 name(shape.kind)
             )))?;
+        // The streams now past the end are over, whatever comes after.
+        buffer.streams.retain(|c| match c.upgrade() {
+            Some(c) if c.position() > len => {
+                c.cut.store(true, Ordering::Relaxed);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
         self.quota.resize(shape.kind, shape.len, len);
         Ok(Ok(()))
     }
@@ -439,34 +483,47 @@ mod tests {
     #[test]
     fn deliveries_follow_the_buffer_as_it_is_then() {
         let (mut b, input, _) = table();
-        assert_eq!(b.open_stream(input, 11).unwrap(), Ok(()));
+        assert!(b.open_stream(input, 11).unwrap().is_ok());
         assert_eq!(
-            b.open_stream(input, 12).unwrap(),
-            Err(BufferError::OutOfBounds(11))
+            b.open_stream(input, 12).unwrap().err(),
+            Some(BufferError::OutOfBounds(11))
         );
         let mut dst = [0u8; 4];
-        assert_eq!(b.deliver(input, 0, &mut dst).unwrap(), Some(4));
+        let at_start = b.open_stream(input, 0).unwrap().unwrap();
+        assert_eq!(b.deliver(input, &at_start, &mut dst).unwrap(), Some(4));
         assert_eq!(&dst, b"hell");
-        assert_eq!(b.deliver(input, 9, &mut dst).unwrap(), Some(2));
+        let near_end = b.open_stream(input, 9).unwrap().unwrap();
+        assert_eq!(b.deliver(input, &near_end, &mut dst).unwrap(), Some(2));
         assert_eq!(&dst[..2], b"ld");
-        assert_eq!(b.deliver(input, 11, &mut dst).unwrap(), None);
+        assert_eq!(b.deliver(input, &near_end, &mut dst).unwrap(), None);
         // A scratch buffer changed, truncated and dropped between deliveries.
         let s = b.create(8).unwrap().unwrap();
         b.write(s, 0, b"abcdef").unwrap().unwrap();
-        assert_eq!(b.deliver(s, 0, &mut dst[..2]).unwrap(), Some(2));
+        let stream = b.open_stream(s, 0).unwrap().unwrap();
+        assert_eq!(b.deliver(s, &stream, &mut dst[..2]).unwrap(), Some(2));
         b.write(s, 2, b"XY").unwrap().unwrap();
-        assert_eq!(b.deliver(s, 2, &mut dst).unwrap(), Some(4));
+        assert_eq!(b.deliver(s, &stream, &mut dst).unwrap(), Some(4));
         assert_eq!(&dst, b"XYef");
+        // At position 6: a truncate to the position does not end it, one
+        // below does, even when the buffer grows back before the delivery.
+        let beside = b.open_stream(s, 2).unwrap().unwrap();
+        b.truncate(s, 6).unwrap().unwrap();
         b.truncate(s, 3).unwrap().unwrap();
-        assert_eq!(b.deliver(s, 4, &mut dst).unwrap(), None);
+        b.write(s, 3, b"zzzz").unwrap().unwrap();
+        assert_eq!(b.deliver(s, &stream, &mut dst).unwrap(), None);
+        // A stream the truncate left behind goes on.
+        assert_eq!(b.deliver(s, &beside, &mut dst).unwrap(), Some(4));
+        assert_eq!(&dst, b"Xzzz");
         b.drop_scratch(s).unwrap();
-        assert_eq!(b.deliver(s, 0, &mut dst).unwrap(), None);
+        assert_eq!(b.deliver(s, &beside, &mut dst).unwrap(), None);
         // The copy cap applies per delivery.
         let mut capped = Buffers::new(16, 8, 3);
         let h = capped.insert_input(b"hello".to_vec().into()).unwrap();
-        assert!(capped.deliver(h, 0, &mut dst[..3]).unwrap().is_some());
+        let c = capped.open_stream(h, 0).unwrap().unwrap();
+        assert_eq!(capped.deliver(h, &c, &mut dst[..3]).unwrap(), Some(3));
+        let c = capped.open_stream(h, 0).unwrap().unwrap();
         assert!(matches!(
-            capped.deliver(h, 0, &mut dst),
+            capped.deliver(h, &c, &mut dst),
             Err(Stop::Fault(Fault::CopyTooLarge { bytes: 4, cap: 3 }))
         ));
     }

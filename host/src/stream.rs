@@ -8,6 +8,7 @@
 //! guest reads a stream inside `block_on`, which traps if a read pends.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use wasmtime::component::{
@@ -16,6 +17,7 @@ use wasmtime::component::{
 use wasmtime::{AsContextMut, StoreContextMut};
 
 use crate::bindings::bufbridge::buffers::streams;
+use crate::buffers::Cursor;
 use crate::component::{BufferResource, BuffersProjection, handle};
 use crate::handle::Handle;
 use crate::state::RunState;
@@ -27,10 +29,11 @@ use crate::view::{self, BuffersView};
 const HOST_READ: usize = 64 << 10;
 
 /// The host's end of one `read-stream` stream: which buffer, and where the
-/// next delivery starts.
+/// next delivery starts (a cursor the buffer sees too, so a truncate below
+/// it ends the stream).
 struct BufferStream {
     buffer: Handle,
-    position: u64,
+    cursor: Arc<Cursor>,
 }
 
 impl streams::Host for BuffersView<'_> {}
@@ -44,11 +47,8 @@ impl streams::HostWithStore<RunState> for BuffersProjection {
         let buffer = handle(&buf);
         // Checked at the call, as `read` checks it: a forged handle
         // traps, an offset past the end is the guest's error.
-        host.get().open_stream(buffer, offset)?;
-        let producer = BufferStream {
-            buffer,
-            position: offset,
-        };
+        let cursor = host.get().open_stream(buffer, offset)?;
+        let producer = BufferStream { buffer, cursor };
         StreamReader::new(host.as_context_mut(), producer)
             .map_err(|e| Failure::Stopped(Stop::Fault(Fault::NoStream(e.to_string()))))
     }
@@ -59,7 +59,7 @@ impl StreamProducer<RunState> for BufferStream {
     type Buffer = Option<u8>;
 
     fn poll_produce<'a>(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
         mut store: StoreContextMut<'a, RunState>,
         mut destination: Destination<'a, u8, Option<u8>>,
@@ -76,17 +76,14 @@ impl StreamProducer<RunState> for BufferStream {
             let mut direct = destination
                 .reborrow()
                 .as_direct(store.as_context_mut(), capacity.unwrap_or(HOST_READ));
-            let delivered = view.deliver(self.buffer, self.position, direct.remaining());
+            let delivered = view.deliver(self.buffer, &self.cursor, direct.remaining());
             if let Ok(Some(n)) = delivered {
                 direct.mark_written(n);
             }
             delivered
         });
         Poll::Ready(match delivered {
-            Ok(Some(n)) => {
-                self.position += n as u64;
-                Ok(StreamResult::Completed)
-            }
+            Ok(Some(_)) => Ok(StreamResult::Completed),
             // The end, never `Completed` with nothing: wasmtime takes that
             // for an error on a read that had room.
             Ok(None) => Ok(StreamResult::Dropped),

@@ -3,9 +3,11 @@
 //! `Result`, so that the glue (`component.rs`, `core_abi.rs`) only
 //! translates it into WIT values or error codes.
 
+use std::sync::Arc;
+
 use wasmtime::AsContextMut;
 
-use crate::buffers::{Buffers, Read};
+use crate::buffers::{Buffers, Cursor, Read};
 use crate::handle::Handle;
 use crate::state::RunState;
 use crate::stats::{Import, Stats};
@@ -93,7 +95,7 @@ impl BuffersView<'_> {
 
     /// `read-stream`'s check at the call; not counted (its deliveries
     /// count as reads).
-    pub fn open_stream(&mut self, h: Handle, offset: u64) -> Result<(), Failure> {
+    pub fn open_stream(&mut self, h: Handle, offset: u64) -> Result<Arc<Cursor>, Failure> {
         flatten(self.buffers.open_stream(h, offset))
     }
 
@@ -102,10 +104,10 @@ impl BuffersView<'_> {
     pub fn deliver(
         &mut self,
         h: Handle,
-        position: u64,
+        cursor: &Cursor,
         dst: &mut [u8],
     ) -> Result<Option<usize>, Stop> {
-        let delivered = self.buffers.deliver(h, position, dst);
+        let delivered = self.buffers.deliver(h, cursor, dst);
         self.count(Import::Read, delivered, |n| n.unwrap_or(0) as u64)
     }
 

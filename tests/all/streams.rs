@@ -172,6 +172,14 @@ fn deliveries_take_the_buffer_as_it_is_then() {
             ("read=2", "read bc"),
             ("truncate=2", "truncate ok"),
             ("read=4", "read end"),
+            // Truncated below it and grown back before the next read: the
+            // end all the same, not the new bytes.
+            ("scratch=abcdef", "scratch abcdef"),
+            ("open=1", "open ok"),
+            ("read=2", "read bc"),
+            ("truncate=2", "truncate ok"),
+            ("append=XYZW", "append ok"),
+            ("read=4", "read end"),
             // Dropped while the stream is open: the end, not a trap.
             ("scratch=xyz", "scratch xyz"),
             ("open=1", "open ok"),
@@ -372,8 +380,10 @@ struct Model {
     buffers: Vec<Option<Vec<u8>>>,
     /// The buffer the operations act on, once one is chosen.
     target: Option<usize>,
-    /// The open stream: its buffer and position.
-    stream: Option<(usize, usize)>,
+    /// The open stream: its buffer, its position, and whether the buffer
+    /// was truncated below that since (the stream is over, even if the
+    /// buffer grows back).
+    stream: Option<(usize, usize, bool)>,
 }
 
 const SCRATCH_LIMIT: usize = 64;
@@ -424,14 +434,14 @@ impl Model {
                 let line = if offset > len {
                     format!("open out-of-bounds({len})")
                 } else {
-                    self.stream = Some((index, offset));
+                    self.stream = Some((index, offset, false));
                     "open ok".to_string()
                 };
                 (format!("open={offset}"), line)
             }
             Draw::Read(capacity) => {
                 let op = format!("read={capacity}");
-                let Some((index, position)) = self.stream else {
+                let Some((index, position, cut)) = self.stream else {
                     return Some((op, "read none".into()));
                 };
                 if *capacity == 0 {
@@ -439,10 +449,10 @@ impl Model {
                     return Some((op, "read ".into()));
                 }
                 match &self.buffers[index] {
-                    Some(bytes) if position < bytes.len() => {
+                    Some(bytes) if position < bytes.len() && !cut => {
                         let end = (position + capacity).min(bytes.len());
                         let got = String::from_utf8(bytes[position..end].to_vec()).unwrap();
-                        self.stream = Some((index, end));
+                        self.stream = Some((index, end, false));
                         (op, format!("read {got}"))
                     }
                     _ => {
@@ -485,6 +495,11 @@ impl Model {
                     format!("truncate out-of-bounds({})", bytes.len())
                 } else {
                     bytes.truncate(len);
+                    if let Some((index, position, cut)) = &mut self.stream
+                        && Some(*index) == self.target
+                    {
+                        *cut |= *position > len;
+                    }
                     "truncate ok".into()
                 };
                 (format!("truncate={len}"), line)
