@@ -1,9 +1,11 @@
-//! The one `bindgen!` of the host: Rust types and traits for the `processor`
-//! world of `wit/buffers.wit`. The traits are implemented in `component.rs`.
+//! The one `bindgen!` of the host: Rust types and traits for the
+//! `stream-processor` world of `wit/streams.wit`, which is `processor` plus
+//! `streams`: everything a guest of either world may import. The traits are
+//! implemented in `component.rs`.
 
 wasmtime::component::bindgen!({
     path: "../wit",
-    world: "processor",
+    world: "stream-processor",
     // A buffer handle names a slot in the run's `Buffers` table; the marker
     // type keeps `Resource<Buffer>` from being confused with other resources.
     with: {

@@ -11,7 +11,7 @@
 use wasmtime::StoreContextMut;
 use wasmtime::component::{HasData, Linker, Resource, WasmList, WasmStr};
 
-use crate::bindings::Processor;
+use crate::bindings::StreamProcessor;
 use crate::bindings::bufbridge::buffers::buffers::{self as wit, BufferError};
 use crate::bindings::bufbridge::buffers::{abort, digest};
 use crate::handle::Handle;
@@ -36,7 +36,7 @@ impl HasData for BuffersProjection {
 /// Adds every interface the `processor` world imports from this package
 /// (`buffers`, `digest`, `abort`) to `linker`, each served by [`BuffersView`].
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
-    Processor::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
+    StreamProcessor::add_to_linker::<RunState, BuffersProjection>(linker, |state| BuffersView {
         buffers: &mut state.buffers,
         stats: &mut state.stats,
     })?;

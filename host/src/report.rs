@@ -37,9 +37,9 @@ impl fmt::Display for Report {
         if self.streams {
             writeln!(
                 f,
-                "It imports `streams`, so it runs on the host's second engine, the one with \
-                 the component model's concurrency support that `stream<u8>` needs (every \
-                 host call costs a little more there).\n"
+                "It imports `streams` (world `stream-processor`, wit/streams.wit), so it runs \
+                 on the host's second engine, the one with the component model's concurrency \
+                 support that `stream<u8>` needs (every host call costs a little more there).\n"
             )?;
         }
         let verdict = Verdict::new(self.kind, &self.problems).to_string();

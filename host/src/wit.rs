@@ -1,6 +1,7 @@
 //! The WIT the host links, from the copies `build.rs` embeds: the package
-//! of the `processor` world (`wit/`), and the whole world the host provides
-//! with WASI p2 (`host/wasi-wit/`), for `inspect`.
+//! of the guests' worlds (`wit/`: `processor`, and `stream-processor`, which
+//! adds `streams`), and the whole world the host provides with WASI p2
+//! (`host/wasi-wit/`), for `inspect`.
 
 use std::sync::OnceLock;
 
@@ -8,7 +9,7 @@ use wit_parser::{PackageId, Resolve, SourceMap, UnresolvedPackageGroup, WorldId}
 
 include!(concat!(env!("OUT_DIR"), "/wit_sources.rs"));
 
-/// The full name of interface `name` of the `processor` world's package
+/// The full name of interface `name` of the guests' package
 /// (`buffers` → `bufbridge:buffers/buffers@0.1.0`), as the linker knows it;
 /// `None` if the package has no such interface.
 pub(crate) fn interface_name(name: &str) -> Option<String> {
@@ -25,15 +26,17 @@ pub(crate) fn interface_name(name: &str) -> Option<String> {
 }
 
 /// The world the host provides: as imports every interface its linker has
-/// (`wasi:cli/imports` and the `processor` world's imports), as exports what
-/// it calls (`process`). Parsed once from the WIT embedded at build time.
+/// (`wasi:cli/imports` and the `stream-processor` world's imports), as
+/// exports what it calls (`process`). Parsed once from the WIT embedded at
+/// build time.
 pub(crate) struct HostWit {
     pub resolve: Resolve,
     pub world: WorldId,
-    /// The `processor` world of `wit/`, in the same `resolve` (for the drift
-    /// checks, `wit_drift.rs`).
+    /// The `stream-processor` world of `wit/` (every `bufbridge:` import a
+    /// guest may have), in the same `resolve` (for the drift checks,
+    /// `wit_drift.rs`).
     #[cfg_attr(not(test), allow(dead_code))]
-    pub processor: WorldId,
+    pub stream_processor: WorldId,
 }
 
 /// The host's WIT, parsed on first use.
@@ -74,10 +77,10 @@ fn parse_host_wit() -> Result<HostWit, String> {
         Some(v) => format!("{}:{}/{world}@{v}", name.namespace, name.name),
         None => format!("{}:{}/{world}", name.namespace, name.name),
     };
-    let processor_name = world_name(&resolve.packages[buffers].name, "processor");
+    let guests_name = world_name(&resolve.packages[buffers].name, "stream-processor");
     let text = format!(
         "package bufbridge:host;\n\
-         world host {{\n  include {};\n  include {processor_name};\n}}\n",
+         world host {{\n  include {};\n  include {guests_name};\n}}\n",
         world_name(&cli, "imports"),
     );
     let host = resolve
@@ -86,12 +89,12 @@ fn parse_host_wit() -> Result<HostWit, String> {
     let world = resolve
         .select_world(&[host], Some("host"))
         .map_err(|e| format!("{e:#}"))?;
-    let processor = resolve
-        .select_world(&[buffers], Some("processor"))
+    let stream_processor = resolve
+        .select_world(&[buffers], Some("stream-processor"))
         .map_err(|e| format!("{e:#}"))?;
     Ok(HostWit {
         resolve,
         world,
-        processor,
+        stream_processor,
     })
 }

@@ -52,13 +52,18 @@ fn load_problems(wasm: &[u8]) -> Vec<Problem> {
     }
 }
 
-/// `wit/` as it is in the repository now.
+/// `wit/` as it is in the repository now, and its `processor` world.
 fn repo_wit() -> (Resolve, WorldId) {
+    repo_world("processor")
+}
+
+/// `wit/` as it is in the repository now, and its world `name`.
+fn repo_world(name: &str) -> (Resolve, WorldId) {
     let mut resolve = Resolve::new();
     let (package, _) = resolve.push_dir(repo().join("wit")).expect("wit/ parses");
     let world = resolve
-        .select_world(&[package], Some("processor"))
-        .expect("wit/ has the processor world");
+        .select_world(&[package], Some(name))
+        .unwrap_or_else(|e| panic!("wit/ has no world {name}: {e}"));
     (resolve, world)
 }
 
@@ -100,9 +105,10 @@ fn items(resolve: &Resolve, id: InterfaceId) -> BTreeSet<String> {
 }
 
 /// wit/ ≡ the default guest: it imports every interface, function and
-/// resource of the `processor` world but `streams`, each with the world's
-/// type, nothing else of `bufbridge:`, and exports `process` with the
-/// world's type.
+/// resource of the `processor` world, each with the world's type, nothing
+/// else of `bufbridge:` (so not `streams`: a guest that imports it runs on
+/// the engine with concurrency support, where every other call costs
+/// more), and exports `process` with the world's type.
 #[test]
 fn the_default_guest_imports_the_processor_world_exactly() {
     let (wit, processor) = repo_wit();
@@ -116,16 +122,6 @@ fn the_default_guest_imports_the_processor_world_exactly() {
     let world_imports = imported_interfaces(&wit, processor);
 
     for (name, id) in &world_imports {
-        // `streams` is the one interface a guest opts into: importing it
-        // moves a guest onto the engine with concurrency support, where
-        // every other call costs more, so the default guest does not.
-        if crate::wit::interface_name("streams").as_ref() == Some(name) {
-            assert!(
-                !guest_imports.iter().any(|(n, _)| n == name),
-                "the default guest imports `{name}`, which would run it on the slower engine"
-            );
-            continue;
-        }
         let Some((_, guest_id)) = guest_imports.iter().find(|(n, _)| n == name) else {
             panic!(
                 "the default guest does not import `{name}` of the processor world: \
@@ -160,6 +156,40 @@ fn the_default_guest_imports_the_processor_world_exactly() {
     );
 }
 
+/// `processor` mentions no `stream` or `future` type, so toolchains without
+/// the component model's async types build for it (componentize-js 0.23
+/// stops with an internal error on a world that merely imports one;
+/// wit-bindgen wants its `async` feature): `streams` stays in its own world.
+#[test]
+fn the_processor_world_has_no_async_types() {
+    let (wit, processor) = repo_wit();
+    let mut found = Vec::new();
+    for (name, id) in imported_interfaces(&wit, processor) {
+        for (ty_name, ty) in &wit.interfaces[id].types {
+            if mentions_async(&wit, Type::Id(*ty)) {
+                found.push(format!("{name}, type {ty_name}"));
+            }
+        }
+        for f in wit.interfaces[id].functions.values() {
+            let mut types = f.params.iter().map(|p| p.ty).chain(f.result);
+            if types.any(|ty| mentions_async(&wit, ty)) {
+                found.push(format!("{name}, {}", display_name(&f.name)));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the processor world mentions stream/future types: {found:?}"
+    );
+    let (wit, streams) = repo_world("stream-processor");
+    assert!(
+        imported_interfaces(&wit, streams)
+            .iter()
+            .any(|(n, _)| crate::wit::interface_name("streams").as_ref() == Some(n)),
+        "stream-processor imports streams"
+    );
+}
+
 /// wit/ ≡ the WIT `inspect` compares with, which build.rs embeds.
 #[test]
 fn inspect_judges_by_the_wit_in_the_repository() {
@@ -173,14 +203,14 @@ fn inspect_judges_by_the_wit_in_the_repository() {
         printer.output.to_string()
     };
     assert_eq!(
-        print(&embedded.resolve, embedded.processor),
+        print(&embedded.resolve, embedded.stream_processor),
         print(&wit, processor)
     );
 }
 
 /// The WIT `inspect` uses ≡ the linker, one way: everything that WIT says
-/// the host provides (WASI p2's `wasi:cli/imports` and the processor
-/// world), the linker has with that type.
+/// the host provides (WASI p2's `wasi:cli/imports` and the
+/// `stream-processor` world), the linker has with that type.
 #[test]
 fn the_host_links_everything_its_wit_declares() {
     let wit = host_wit();
@@ -207,17 +237,18 @@ fn display_name(name: &str) -> String {
 }
 
 /// The linker ≡ the WIT `inspect` uses, the other way: alter any one
-/// function of the processor world and the linker refuses the component,
+/// function of the `stream-processor` world (`processor` plus `streams`)
+/// and the linker refuses the component,
 /// and `inspect` names exactly that function. So the host has each one with
 /// exactly the WIT's type, and the comparison sees what the linker sees.
 #[test]
-fn the_host_checks_every_function_of_the_processor_world() {
+fn the_host_checks_every_function_of_both_worlds() {
     let wit = host_wit();
-    let world = wit.processor;
+    let world = wit.stream_processor;
     assert_eq!(
         load_problems(&component_of(&wit.resolve, world)),
         vec![],
-        "the processor world as it is loads"
+        "the stream-processor world as it is loads"
     );
     let mut cases = Vec::new();
     for (name, id) in imported_interfaces(&wit.resolve, world) {
@@ -277,10 +308,10 @@ fn a_type_that_differs_under_the_same_name_is_spelled_out() {
         .expect("buffer-error has read-only");
     case.name = "readonly".into();
 
-    let problems = load_problems(&component_of(&resolve, wit.processor));
+    let problems = load_problems(&component_of(&resolve, wit.stream_processor));
     let items: BTreeSet<String> = problems.iter().map(|p| p.item.clone()).collect();
     // Every function whose type uses buffer-error, and only those.
-    let want: BTreeSet<String> = imported_interfaces(&resolve, wit.processor)
+    let want: BTreeSet<String> = imported_interfaces(&resolve, wit.stream_processor)
         .into_iter()
         .flat_map(|(name, id)| {
             let resolve = &resolve;
@@ -313,23 +344,39 @@ fn a_type_that_differs_under_the_same_name_is_spelled_out() {
 /// Whether `ty` is or contains the type `target` (through aliases, lists,
 /// results, ...).
 fn uses(resolve: &Resolve, ty: Type, target: wit_parser::TypeId) -> bool {
+    reaches(resolve, ty, &|id| id == target)
+}
+
+/// Whether `ty` is or contains a `stream` or `future` type.
+fn mentions_async(resolve: &Resolve, ty: Type) -> bool {
+    reaches(resolve, ty, &|id| {
+        matches!(
+            resolve.types[id].kind,
+            TypeDefKind::Stream(_) | TypeDefKind::Future(_)
+        )
+    })
+}
+
+/// Whether `ty` or a type it contains is one `hit` picks.
+fn reaches(resolve: &Resolve, ty: Type, hit: &dyn Fn(wit_parser::TypeId) -> bool) -> bool {
     let Type::Id(id) = ty else {
         return false;
     };
-    if id == target {
+    if hit(id) {
         return true;
     }
-    let opt = |ty: &Option<Type>| ty.is_some_and(|ty| uses(resolve, ty, target));
+    let go = |ty: Type| reaches(resolve, ty, hit);
+    let opt = |ty: &Option<Type>| ty.is_some_and(go);
     match &resolve.types[id].kind {
         TypeDefKind::Type(ty)
         | TypeDefKind::List(ty)
         | TypeDefKind::Option(ty)
-        | TypeDefKind::FixedLengthList(ty, _) => uses(resolve, *ty, target),
+        | TypeDefKind::FixedLengthList(ty, _) => go(*ty),
         TypeDefKind::Result(r) => opt(&r.ok) || opt(&r.err),
-        TypeDefKind::Tuple(t) => t.types.iter().any(|ty| uses(resolve, *ty, target)),
-        TypeDefKind::Record(r) => r.fields.iter().any(|f| uses(resolve, f.ty, target)),
+        TypeDefKind::Tuple(t) => t.types.iter().any(|ty| go(*ty)),
+        TypeDefKind::Record(r) => r.fields.iter().any(|f| go(f.ty)),
         TypeDefKind::Variant(v) => v.cases.iter().any(|c| opt(&c.ty)),
-        TypeDefKind::Map(k, v) => uses(resolve, *k, target) || uses(resolve, *v, target),
+        TypeDefKind::Map(k, v) => go(*k) || go(*v),
         TypeDefKind::Future(ty) | TypeDefKind::Stream(ty) => opt(ty),
         _ => false,
     }

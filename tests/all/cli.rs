@@ -364,6 +364,25 @@ fn usage_errors_exit_2() {
     assert!(stderr(&out).contains("--frobnicate"), "{}", stderr(&out));
 }
 
+/// `run -i IN -o OUT upper` takes `upper` for a GUEST file: the error says
+/// to put the command after `--`. A missing file of another name stays an
+/// I/O error naming it.
+#[test]
+fn a_command_given_as_the_guest_says_to_put_it_after_the_double_dash() {
+    let (dir, before) = dir_with_old_output(b"x");
+    let (input, output) = (dir.path("in.txt"), dir.path("out.txt"));
+    let out = cli(&[&"run", &"-i", &input, &"-o", &output, &"upper"]);
+    assert_failed_untouched(&out, 2, &dir, &before);
+    assert!(stderr(&out).contains("-- upper"), "{}", stderr(&out));
+    let out = cli(&[&"run", &"-i", &input, &"-o", &output, &"uppper"]);
+    assert_failed_untouched(&out, 4, &dir, &before);
+    assert!(
+        stderr(&out).contains("cannot read guest uppper") && !stderr(&out).contains("--"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_guest_error_exits_1_with_its_message_and_keeps_the_old_output() {
     let (dir, before) = dir_with_old_output(b"some input");

@@ -63,6 +63,14 @@ pub fn load(
     Ok((host, guest))
 }
 
+/// The default guest's command that `path` names, when no such file exists:
+/// `bufbridge run -i IN -o OUT upper` takes `upper` for the GUEST.
+fn mistaken_command<'a>(path: &'a Path, error: &std::io::Error) -> Option<&'a str> {
+    let word = path.to_str()?;
+    (error.kind() == std::io::ErrorKind::NotFound && COMMANDS.iter().any(|(c, _)| *c == word))
+        .then_some(word)
+}
+
 /// Reads a GUEST file: a regular file of at most [`MAX_GUEST`] bytes. It is
 /// opened without blocking, so a FIFO with no writer is refused at once
 /// rather than waited on.
@@ -77,7 +85,16 @@ fn read_guest(path: &Path) -> Result<Vec<u8>, Failure> {
     }
     let file = options
         .open(path)
-        .map_err(|e| fail(exit::IO, cannot(e.to_string())))?;
+        .map_err(|e| match mistaken_command(path, &e) {
+            Some(command) => fail(
+                exit::USAGE,
+                format!(
+                    "no guest file `{command}`: `{command}` is a command of the default guest; \
+                 put it after `--` (bufbridge run --input IN --output OUT -- {command})"
+                ),
+            ),
+            None => fail(exit::IO, cannot(e.to_string())),
+        })?;
     let meta = file
         .metadata()
         .map_err(|e| fail(exit::IO, cannot(e.to_string())))?;

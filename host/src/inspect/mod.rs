@@ -13,8 +13,8 @@
 //!   it imports is looked up, by name and with the linker's semver rule, in
 //!   the world the host provides: `wasi:cli/imports` from the WASI p2 WIT
 //!   that wasmtime-wasi's `bindgen!` reads (`add_to_linker_async` links that
-//!   world; vendored in `host/wasi-wit/`) and the `processor` world of
-//!   `wit/`, both embedded by `build.rs` (`crate::wit`). Every function and resource it imports must be there,
+//!   world; vendored in `host/wasi-wit/`) and the `stream-processor` world
+//!   of `wit/` (`processor` plus `streams`), both embedded by `build.rs` (`crate::wit`). Every function and resource it imports must be there,
 //!   with the same type under the linker's rules (structural types in which
 //!   field, case and flag names count but parameter names don't; a resource
 //!   is the one the interface that defines it names). Its `process` export
@@ -29,7 +29,7 @@
 //! default guest's own component type would not do: a component imports
 //! only what it uses. `wit_drift.rs` checks that the linker accepts a
 //! component made from this WIT, and that it refuses one in which any
-//! function of the `processor` world has another type, with `inspect`
+//! function of the `stream-processor` world has another type, with `inspect`
 //! naming exactly that function.
 //!
 //! Should the comparison find nothing where the linker refused, the linker's

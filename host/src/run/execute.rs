@@ -7,7 +7,7 @@ use wasmtime::{CallHook, InstancePre, Store, StoreContextMut, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::{Guest, GuestKind, Limits, Produced};
-use crate::bindings::ProcessorPre;
+use crate::bindings::StreamProcessorPre;
 use crate::component;
 use crate::error::{Limit, RunError};
 use crate::handle::Handle;
@@ -125,7 +125,7 @@ pub(super) fn blame(trap: wasmtime::Error, state: Option<&RunState>, limits: &Li
 
 /// `Ok(Err(message))` is the guest's own failure; `Err` a trap.
 async fn run_component(
-    pre: &ProcessorPre<RunState>,
+    pre: &StreamProcessorPre<RunState>,
     store: &mut Store<RunState>,
     input: Handle,
     output: Handle,

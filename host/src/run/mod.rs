@@ -16,7 +16,7 @@ use wasmtime::{
 
 pub use options::{HostOptions, Input, Limits, Output, Produced, Watch};
 
-use crate::bindings::ProcessorPre;
+use crate::bindings::StreamProcessorPre;
 use crate::buffers::Buffers;
 use crate::error::{LoadError, RunError};
 use crate::handle::Handle;
@@ -55,7 +55,7 @@ pub struct Guest {
 
 #[derive(Clone)]
 enum GuestKind {
-    Component(ProcessorPre<RunState>),
+    Component(StreamProcessorPre<RunState>),
     Core(InstancePre<RunState>),
 }
 
@@ -199,7 +199,7 @@ impl Host {
 
     /// Compiles and links a component, on the engine with concurrency
     /// support if it imports `streams`, else on the one without.
-    fn link_component(&self, binary: &[u8]) -> Result<ProcessorPre<RunState>, LoadError> {
+    fn link_component(&self, binary: &[u8]) -> Result<StreamProcessorPre<RunState>, LoadError> {
         let linker = if imports_streams(binary) {
             self.concurrent()?
         } else {
@@ -213,7 +213,7 @@ impl Host {
         let component = component.map_err(LoadError::Invalid)?;
         linker
             .instantiate_pre(&component)
-            .and_then(ProcessorPre::new)
+            .and_then(StreamProcessorPre::new)
             .map_err(|e| {
                 // The linker names only its first problem: list them all.
                 LoadError::IncompatibleComponent(inspect::component_problems(binary, &e))

@@ -48,13 +48,11 @@
 
 mod script;
 
-// Built from `wit/` alone, without wit-bindgen's `async` feature: the one
-// function whose type needs it, `read-stream`, is skipped (this guest never
-// streams). README.md, "Writing a guest", says the same to users.
+// Built from `wit/` alone, without wit-bindgen's `async` feature, which
+// the `processor` world does not need (`streams` is in its own world).
 wit_bindgen::generate!({
     path: "../../../wit",
     world: "processor",
-    skip: ["read-stream"],
 });
 
 use std::mem::ManuallyDrop;

@@ -24,7 +24,7 @@ use wit_bindgen::StreamResult;
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "processor",
+    world: "stream-processor",
 });
 
 use bufbridge::buffers::buffers::BufferError;
