@@ -1,13 +1,14 @@
 //! One conformance suite for both guest paths: random sequences of buffer
 //! operations run against a plain `Vec<u8>` model and, through the same
 //! interpreter guest (tests/conformance/guest), against the component path
-//! and the core-module path. Every result and every buffer's final bytes
-//! must match the model.
+//! and the core-module path, and against the component path with
+//! `streams.read-stream` mixed in. Every result and every buffer's final
+//! bytes must match the model.
 //!
 //! `PROPTEST_CASES` sets how many sequences run (default 2000 per path).
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use std::io::Write;
 
@@ -42,11 +43,80 @@ enum Refused {
     QuotaExceeded(u64),
 }
 
-/// The contract of wit/buffers.wit, written out again independently of the
-/// host's rules module, on plain vectors.
+/// A stream as the guest sees it.
+#[derive(Debug, Clone, Copy)]
+enum ModelStream {
+    /// Where the next delivery starts, and whether the buffer was changed
+    /// since the last one (for the coverage figures).
+    Open {
+        slot: usize,
+        position: u64,
+        changed: bool,
+    },
+    /// Ended by the host: read again, it stays ended.
+    Ended,
+    /// Closed (dropped) by the guest: the interpreter answers a read as
+    /// for an ended stream; never drawn.
+    Closed,
+}
+
+/// How often the stream path's sequences met each case of the stream rules.
+#[derive(Debug, Default, Clone, Copy)]
+struct Coverage {
+    /// Deliveries of bytes from the input, the output, scratch buffers.
+    delivered: [u64; 3],
+    /// Deliveries after the buffer was written, grown or truncated since
+    /// the stream's last one.
+    after_change: u64,
+    probes: u64,
+    ended_at_length: u64,
+    ended_truncated_below: u64,
+    ended_dropped: u64,
+    read_after_end: u64,
+    closed_early: u64,
+    refused_opens: u64,
+}
+
+impl Coverage {
+    fn add(&mut self, o: &Coverage) {
+        for (a, b) in self.delivered.iter_mut().zip(o.delivered) {
+            *a += b;
+        }
+        self.after_change += o.after_change;
+        self.probes += o.probes;
+        self.ended_at_length += o.ended_at_length;
+        self.ended_truncated_below += o.ended_truncated_below;
+        self.ended_dropped += o.ended_dropped;
+        self.read_after_end += o.read_after_end;
+        self.closed_early += o.closed_early;
+        self.refused_opens += o.refused_opens;
+    }
+
+    /// Every figure, so a run can show that none is zero.
+    fn figures(&self) -> [(&'static str, u64); 11] {
+        [
+            ("delivered from input", self.delivered[0]),
+            ("from output", self.delivered[1]),
+            ("from scratch", self.delivered[2]),
+            ("after a change", self.after_change),
+            ("probes", self.probes),
+            ("ended at length", self.ended_at_length),
+            ("truncated below", self.ended_truncated_below),
+            ("dropped", self.ended_dropped),
+            ("read after end", self.read_after_end),
+            ("closed early", self.closed_early),
+            ("refused opens", self.refused_opens),
+        ]
+    }
+}
+
+/// The contract of wit/buffers.wit and wit/streams.wit, written out again
+/// independently of the host's rules module, on plain vectors.
 struct Model {
     bufs: Vec<Option<ModelBuf>>,
     quota: u64,
+    streams: Vec<ModelStream>,
+    coverage: Coverage,
 }
 
 impl Model {
@@ -64,6 +134,8 @@ impl Model {
         Model {
             bufs: vec![Some(input), Some(output)],
             quota,
+            streams: Vec::new(),
+            coverage: Coverage::default(),
         }
     }
 
@@ -78,6 +150,63 @@ impl Model {
 
     fn buf(&self, slot: usize) -> &ModelBuf {
         self.bufs[slot].as_ref().unwrap()
+    }
+
+    /// Notes that `slot`'s bytes changed under the streams open on it.
+    fn changed(&mut self, slot: usize) {
+        for s in &mut self.streams {
+            if let ModelStream::Open {
+                slot: at, changed, ..
+            } = s
+                && *at == slot
+            {
+                *changed = true;
+            }
+        }
+    }
+
+    /// One read of stream `index` with room for `capacity` bytes, by the
+    /// rules of `read-stream`: the buffer as it is now decides.
+    fn read_stream(&mut self, index: usize, capacity: u64) -> Outcome {
+        let ModelStream::Open {
+            slot,
+            position,
+            changed,
+        } = self.streams[index]
+        else {
+            self.coverage.read_after_end += 1;
+            return Outcome::Ended;
+        };
+        if capacity == 0 {
+            // A readiness probe: answered at once, nothing moves, whatever
+            // became of the buffer.
+            self.coverage.probes += 1;
+            return Outcome::Ok(0, Some(Vec::new()));
+        }
+        let Some(b) = &self.bufs[slot] else {
+            self.coverage.ended_dropped += 1;
+            self.streams[index] = ModelStream::Ended;
+            return Outcome::Ended;
+        };
+        let len = b.bytes.len() as u64;
+        if position >= len {
+            match position > len {
+                true => self.coverage.ended_truncated_below += 1,
+                false => self.coverage.ended_at_length += 1,
+            }
+            self.streams[index] = ModelStream::Ended;
+            return Outcome::Ended;
+        }
+        let n = capacity.min(len - position);
+        let got = b.bytes[position as usize..(position + n) as usize].to_vec();
+        self.coverage.delivered[b.kind as usize] += 1;
+        self.coverage.after_change += u64::from(changed);
+        self.streams[index] = ModelStream::Open {
+            slot,
+            position: position + n,
+            changed: false,
+        };
+        Outcome::Ok(n, Some(got))
     }
 
     /// `write` of `data` at `offset` into `slot`, with every check of the contract.
@@ -105,6 +234,7 @@ impl Model {
             b.bytes.resize(offset + data.len(), 0);
         }
         b.bytes[offset..offset + data.len()].copy_from_slice(data);
+        self.changed(slot);
         Ok(())
     }
 
@@ -146,6 +276,7 @@ impl Model {
                     return Outcome::Err(Refused::OutOfBounds(b.bytes.len() as u64));
                 }
                 self.bufs[s].as_mut().unwrap().bytes.truncate(n as usize);
+                self.changed(s);
                 Outcome::Ok(0, None)
             }
             Op::Copy(dst, src, src_offset, offset, len) => {
@@ -168,15 +299,38 @@ impl Model {
                 self.bufs[s] = None;
                 Outcome::Ok(0, None)
             }
+            Op::OpenStream(s, offset) => {
+                let len = self.buf(s).bytes.len() as u64;
+                if offset > len {
+                    self.coverage.refused_opens += 1;
+                    return Outcome::Err(Refused::OutOfBounds(len));
+                }
+                self.streams.push(ModelStream::Open {
+                    slot: s,
+                    position: offset,
+                    changed: false,
+                });
+                Outcome::Ok(self.streams.len() as u64 - 1, None)
+            }
+            Op::ReadStream(i, capacity) => self.read_stream(i, capacity),
+            Op::CloseStream(i) => {
+                if let ModelStream::Open { .. } = self.streams[i] {
+                    self.coverage.closed_early += 1;
+                }
+                self.streams[i] = ModelStream::Closed;
+                Outcome::Ok(0, None)
+            }
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
-    /// The value, and the bytes of a read.
+    /// The value, and the bytes of a read or a stream's delivery.
     Ok(u64, Option<Vec<u8>>),
     Err(Refused),
+    /// The stream has ended.
+    Ended,
 }
 
 impl From<Result<(), Refused>> for Outcome {
@@ -202,6 +356,11 @@ enum Op {
     Truncate(usize, u64),
     Copy(usize, usize, u64, u64, u64),
     Drop(usize),
+    /// Slot and offset.
+    OpenStream(usize, u64),
+    /// Stream and capacity.
+    ReadStream(usize, u64),
+    CloseStream(usize),
 }
 
 impl Op {
@@ -259,6 +418,20 @@ impl Op {
                 out.push(8);
                 slot(out, *s);
             }
+            Op::OpenStream(s, offset) => {
+                out.push(9);
+                slot(out, *s);
+                u64(out, *offset);
+            }
+            Op::ReadStream(stream, capacity) => {
+                out.push(10);
+                slot(out, *stream);
+                u64(out, *capacity);
+            }
+            Op::CloseStream(stream) => {
+                out.push(11);
+                slot(out, *stream);
+            }
         }
     }
 }
@@ -293,6 +466,14 @@ enum Draw {
     Truncate(usize, Fig),
     Copy(usize, usize, Fig, Fig, u64),
     Drop(usize),
+    OpenStream(usize, Fig),
+    /// A pick among the streams, and the capacity.
+    ReadStream(usize, u64),
+    CloseStream(usize),
+    /// The draw (a change of a buffer) aimed at the buffer of an open
+    /// stream, picked by the first number: so buffers change between
+    /// deliveries.
+    AtStream(usize, Box<Draw>),
 }
 
 impl Draw {
@@ -300,12 +481,13 @@ impl Draw {
     fn encoded_len(&self) -> usize {
         match self {
             Draw::Create(_) => 9,
-            Draw::Len(_) | Draw::Limit(_) | Draw::Drop(_) => 5,
+            Draw::Len(_) | Draw::Limit(_) | Draw::Drop(_) | Draw::CloseStream(_) => 5,
             Draw::Read(..) => 17,
             Draw::Write(_, _, d) => 17 + d.len(),
             Draw::Append(_, d) => 9 + d.len(),
-            Draw::Truncate(..) => 13,
+            Draw::Truncate(..) | Draw::OpenStream(..) | Draw::ReadStream(..) => 13,
             Draw::Copy(..) => 33,
+            Draw::AtStream(_, d) => d.encoded_len(),
         }
     }
 }
@@ -346,6 +528,33 @@ fn draw() -> impl Strategy<Value = Draw> {
     ]
 }
 
+/// The stream path's draws: every other op as on the other paths, the
+/// stream ops, and changes aimed at streamed buffers.
+fn stream_draw() -> impl Strategy<Value = Draw> {
+    let pick = any::<usize>;
+    let offset = prop_oneof![
+        2 => Just(Fig::Abs(0)),
+        3 => (-3i8..=1).prop_map(Fig::Edge),
+        1 => figure().prop_map(Fig::Abs),
+    ];
+    let capacity = prop_oneof![1 => Just(0), 8 => 1..16u64, 1 => 16..64u64, 1 => Just(1 << 16)];
+    let change = prop_oneof![
+        3 => (pick(), fig(), data()).prop_map(|(s, o, d)| Draw::Write(s, o, d)),
+        3 => (pick(), data()).prop_map(|(s, d)| Draw::Append(s, d)),
+        3 => (pick(), fig()).prop_map(|(s, n)| Draw::Truncate(s, n)),
+        1 => (pick(), pick(), fig(), fig(), figure())
+            .prop_map(|(d, s, so, o, l)| Draw::Copy(d, s, so, o, l)),
+        2 => pick().prop_map(Draw::Drop),
+    ];
+    prop_oneof![
+        10 => draw(),
+        3 => (pick(), offset).prop_map(|(s, o)| Draw::OpenStream(s, o)),
+        7 => (pick(), capacity).prop_map(|(s, c)| Draw::ReadStream(s, c)),
+        1 => pick().prop_map(Draw::CloseStream),
+        5 => (pick(), change).prop_map(|(s, d)| Draw::AtStream(s, Box::new(d))),
+    ]
+}
+
 /// Turns draws into operations on live slots with figures near their
 /// buffers' edges, by running them on the model as it goes. Lengths never
 /// depend on byte values, so a zeroed input of the script's (fixed) size
@@ -356,34 +565,90 @@ fn resolve(draws: &[Draw], quota: u64) -> Vec<Op> {
     draws
         .iter()
         .map(|d| {
-            let live: Vec<usize> = (0..model.bufs.len())
-                .filter(|&s| model.bufs[s].is_some())
-                .collect();
-            let any = |p: usize| live[p % live.len()];
-            let len = |slot: usize| model.buf(slot).bytes.len() as u64;
-            let op = match d {
-                Draw::Create(limit) => Op::Create(*limit),
-                Draw::Len(p) => Op::Len(any(*p)),
-                Draw::Limit(p) => Op::Limit(any(*p)),
-                Draw::Read(p, o, l) => Op::Read(any(*p), o.at(len(any(*p))), *l),
-                Draw::Write(p, o, d) => Op::Write(any(*p), o.at(len(any(*p))), d.clone()),
-                Draw::Append(p, d) => Op::Append(any(*p), d.clone()),
-                Draw::Truncate(p, n) => Op::Truncate(any(*p), n.at(len(any(*p)))),
-                Draw::Copy(pd, ps, so, o, l) => {
-                    let (dst, src) = (any(*pd), any(*ps));
-                    Op::Copy(dst, src, so.at(len(src)), o.at(len(dst)), *l)
-                }
-                Draw::Drop(p) => {
-                    match live.iter().copied().filter(|&s| s >= 2).collect::<Vec<_>>()[..] {
-                        [] => Op::Len(any(*p)),
-                        ref scratch => Op::Drop(scratch[p % scratch.len()]),
-                    }
-                }
-            };
+            let op = resolve_one(&model, d, None);
             model.apply(&op);
             op
         })
         .collect()
+}
+
+/// One draw as an operation on `model` as it is; `aim`, when given, is the
+/// slot its (first) buffer must be.
+fn resolve_one(model: &Model, d: &Draw, aim: Option<usize>) -> Op {
+    let live: Vec<usize> = (0..model.bufs.len())
+        .filter(|&s| model.bufs[s].is_some())
+        .collect();
+    let any = |p: usize| live[p % live.len()];
+    let first = |p: usize| aim.unwrap_or_else(|| any(p));
+    let len = |slot: usize| model.buf(slot).bytes.len() as u64;
+    let streams = |keep: fn(&ModelStream) -> bool| -> Vec<usize> {
+        (0..model.streams.len())
+            .filter(|&i| keep(&model.streams[i]))
+            .collect()
+    };
+    let open = streams(|s| matches!(s, ModelStream::Open { .. }));
+    let not_closed = streams(|s| !matches!(s, ModelStream::Closed));
+    match d {
+        Draw::Create(limit) => Op::Create(*limit),
+        Draw::Len(p) => Op::Len(any(*p)),
+        Draw::Limit(p) => Op::Limit(any(*p)),
+        Draw::Read(p, o, l) => Op::Read(any(*p), o.at(len(any(*p))), *l),
+        Draw::Write(p, o, d) => Op::Write(first(*p), o.at(len(first(*p))), d.clone()),
+        Draw::Append(p, d) => Op::Append(first(*p), d.clone()),
+        Draw::Truncate(p, n) => Op::Truncate(first(*p), n.at(len(first(*p)))),
+        Draw::Copy(pd, ps, so, o, l) => {
+            let (dst, src) = (first(*pd), any(*ps));
+            Op::Copy(dst, src, so.at(len(src)), o.at(len(dst)), *l)
+        }
+        Draw::Drop(p) => match aim.filter(|&s| s >= 2) {
+            Some(slot) => Op::Drop(slot),
+            None => match live.iter().copied().filter(|&s| s >= 2).collect::<Vec<_>>()[..] {
+                [] => Op::Len(any(*p)),
+                ref scratch => Op::Drop(scratch[p % scratch.len()]),
+            },
+        },
+        Draw::OpenStream(p, o) => {
+            // Scratch buffers are fewer and shorter: one in three opens
+            // is on one, where there is one.
+            let scratch: Vec<usize> = live.iter().copied().filter(|&s| s >= 2).collect();
+            let slot = match p % 3 {
+                0 if !scratch.is_empty() => scratch[p / 3 % scratch.len()],
+                _ => any(*p),
+            };
+            Op::OpenStream(slot, o.at(len(slot)))
+        }
+        Draw::ReadStream(p, capacity) => {
+            // Mostly streams still open; one in eight a stream that ended.
+            let from = match p % 8 {
+                0 => &not_closed,
+                _ => &open,
+            };
+            match &from[..] {
+                // Nothing to read: an open instead, whose encoding is as long
+                // (the reason `read-stream`'s capacity is a u64).
+                [] => Op::OpenStream(any(*p), 0),
+                c => Op::ReadStream(c[p % c.len()], *capacity),
+            }
+        }
+        Draw::CloseStream(p) => match &not_closed[..] {
+            [] => Op::Len(any(*p)),
+            c => Op::CloseStream(c[p % c.len()]),
+        },
+        Draw::AtStream(p, d) => {
+            // Not the input: it refuses every change.
+            let streamed: Vec<usize> = open
+                .iter()
+                .filter_map(|&i| match model.streams[i] {
+                    ModelStream::Open { slot, .. } if slot > 0 && model.bufs[slot].is_some() => {
+                        Some(slot)
+                    }
+                    _ => None,
+                })
+                .collect();
+            let aim = (!streamed.is_empty()).then(|| streamed[p % streamed.len()]);
+            resolve_one(model, d, aim)
+        }
+    }
 }
 
 // --------------------------------------------------- what a guest reports
@@ -421,8 +686,10 @@ fn parse(bytes: &[u8], ops: &[Op], payloads: bool) -> Report {
         let status = take(1)[0];
         let value = u64::from_le_bytes(take(8).try_into().unwrap());
         let payload = u64::from_le_bytes(take(8).try_into().unwrap());
-        outcomes.push(if status == 0 {
-            let read = matches!(op, Op::Read(..)).then(|| {
+        outcomes.push(if status == 2 {
+            Outcome::Ended
+        } else if status == 0 {
+            let read = matches!(op, Op::Read(..) | Op::ReadStream(..)).then(|| {
                 let n = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
                 take(n).to_vec()
             });
@@ -487,8 +754,12 @@ fn guests() -> &'static Guests {
     static GUESTS: OnceLock<Guests> = OnceLock::new();
     GUESTS.get_or_init(|| {
         let host = Host::new().unwrap();
-        let component = host.load(&build("wasm32-wasip2")).unwrap();
-        let core = host.load(&build("wasm32-unknown-unknown")).unwrap();
+        let wasm = build("wasm32-wasip2", false);
+        // Without the stream ops it does not import `streams`, so it runs
+        // on the host's first engine, as other guests do.
+        assert!(!host.inspect(&wasm).unwrap().streams);
+        let component = host.load(&wasm).unwrap();
+        let core = host.load(&build("wasm32-unknown-unknown", false)).unwrap();
         assert!(component.is_component() && !core.is_component());
         Guests {
             host,
@@ -498,21 +769,44 @@ fn guests() -> &'static Guests {
     })
 }
 
-fn build(target: &str) -> Vec<u8> {
+/// The interpreter with the stream ops, on the host's concurrent engine;
+/// built apart from the others, which need not wait for it.
+fn stream_guest() -> &'static Guest {
+    static GUEST: OnceLock<Guest> = OnceLock::new();
+    GUEST.get_or_init(|| {
+        let wasm = build("wasm32-wasip2", true);
+        let host = &guests().host;
+        assert!(host.inspect(&wasm).unwrap().streams);
+        host.load(&wasm).unwrap()
+    })
+}
+
+fn build(target: &str, streams: bool) -> Vec<u8> {
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = wasm_build::build("tests/conformance/guest/Cargo.toml", target, &[], tmp);
+    let manifest = "tests/conformance/guest/Cargo.toml";
+    let dir = match streams {
+        false => wasm_build::build(manifest, target, &[], tmp),
+        // A target dir of its own: the two builds' .wasm files share a name.
+        true => wasm_build::build(
+            manifest,
+            target,
+            &["--features", "streams"],
+            &tmp.join("conformance-streams"),
+        ),
+    };
     std::fs::read(dir.join("bufbridge_conformance_guest.wasm")).unwrap()
 }
 
-/// Runs one sequence through `guest` and the model; returns how many ops ran.
-/// One way into the host: a guest, whether its errors carry figures, and
-/// whether the input and output buffers are backed by files.
+/// One way into the host: a guest, whether its errors carry figures,
+/// whether the input and output buffers are backed by files, and whether
+/// its sequences include the stream ops.
 #[derive(Clone, Copy)]
 struct Path {
     name: &'static str,
     guest: fn() -> &'static Guest,
     payloads: bool,
     files: bool,
+    streams: bool,
 }
 
 const COMPONENT: Path = Path {
@@ -520,6 +814,7 @@ const COMPONENT: Path = Path {
     guest: || &guests().component,
     payloads: true,
     files: false,
+    streams: false,
 };
 
 const CORE: Path = Path {
@@ -527,7 +822,24 @@ const CORE: Path = Path {
     guest: || &guests().core,
     payloads: false,
     files: false,
+    streams: false,
 };
+
+const STREAMS: Path = Path {
+    name: "component path with read-stream",
+    guest: stream_guest,
+    payloads: true,
+    files: false,
+    streams: true,
+};
+
+fn file_backed(path: Path, name: &'static str) -> Path {
+    Path {
+        name,
+        files: true,
+        ..path
+    }
+}
 
 fn run_script(path: Path, script: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, RunError> {
     let host = &guests().host;
@@ -547,11 +859,15 @@ fn run_script(path: Path, script: Vec<u8>, limits: &Limits) -> Result<Vec<u8>, R
     Ok(produced.into_bytes().unwrap())
 }
 
-fn check_path(path: Path, draws: &[Draw], quota: u64) -> Result<u64, TestCaseError> {
+/// Runs one sequence through `path` and the model; returns the model.
+fn check_path(path: Path, draws: &[Draw], quota: u64) -> Result<Model, TestCaseError> {
+    check_ops(path, &resolve(draws, quota), quota)
+}
+
+fn check_ops(path: Path, ops: &[Op], quota: u64) -> Result<Model, TestCaseError> {
     let payloads = path.payloads;
-    let ops = resolve(draws, quota);
     let mut script = Vec::new();
-    for op in &ops {
+    for op in ops {
         op.encode(&mut script);
     }
     let mut model = Model::new(script.clone(), MAX_OUTPUT, quota);
@@ -562,13 +878,13 @@ fn check_path(path: Path, draws: &[Draw], quota: u64) -> Result<u64, TestCaseErr
         ..Limits::default()
     };
     let out = run_script(path, script, &limits)
-        .map_err(|e| TestCaseError::fail(format!("run failed: {e}")))?;
-    let got = parse(&out, &ops, payloads);
+        .map_err(|e| TestCaseError::fail(format!("run failed: {e}; ops: {ops:?}")))?;
+    let got = parse(&out, ops, payloads);
     let want = expected(&model, &outcomes, payloads);
     prop_assert_eq!(&got.outcomes, &want.outcomes, "ops: {:?}", ops);
     prop_assert_eq!(&got.buffers, &want.buffers, "ops: {:?}", ops);
     prop_assert_eq!(&got.output, &want.output);
-    Ok(ops.len() as u64)
+    Ok(model)
 }
 
 fn cases() -> u32 {
@@ -580,16 +896,22 @@ fn cases() -> u32 {
 
 fn run_against_model(path: Path, cases: u32) {
     let ops = AtomicU64::new(0);
+    let coverage = Mutex::new(Coverage::default());
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = (prop::collection::vec(draw(), 1..60), 0..160u64);
+    let draw = match path.streams {
+        false => draw().boxed(),
+        true => stream_draw().boxed(),
+    };
+    let strategy = (prop::collection::vec(draw, 1..60), 0..160u64);
     runner
         .run(&strategy, |(draws, quota)| {
-            let n = check_path(path, &draws, quota)?;
-            ops.fetch_add(n, Ordering::Relaxed);
+            let model = check_path(path, &draws, quota)?;
+            ops.fetch_add(draws.len() as u64, Ordering::Relaxed);
+            coverage.lock().unwrap().add(&model.coverage);
             Ok(())
         })
         .unwrap();
@@ -598,7 +920,20 @@ fn run_against_model(path: Path, cases: u32) {
         path.name,
         ops.into_inner()
     );
+    if path.streams {
+        let figures = coverage.into_inner().unwrap().figures();
+        eprintln!("{}: streams {figures:?}", path.name);
+        // Enough sequences meet every case of the stream rules; fewer (a
+        // small PROPTEST_CASES) need not.
+        if cases >= STREAM_COVERAGE_CASES {
+            let missed: Vec<_> = figures.iter().filter(|(_, n)| *n == 0).collect();
+            assert!(missed.is_empty(), "{}: never met {missed:?}", path.name);
+        }
+    }
 }
+
+/// How many sequences surely meet every case of the stream rules.
+const STREAM_COVERAGE_CASES: u32 = 400;
 
 #[test]
 fn component_path_matches_the_model() {
@@ -615,13 +950,23 @@ fn core_path_matches_the_model() {
 /// too. Fewer cases: each one makes two files.
 #[test]
 fn file_backed_buffers_match_the_model() {
-    let files = |path: Path, name| Path {
-        name,
-        files: true,
-        ..path
-    };
-    run_against_model(files(COMPONENT, "component path, file-backed"), cases() / 4);
-    run_against_model(files(CORE, "core path, file-backed"), cases() / 4);
+    run_against_model(
+        file_backed(COMPONENT, "component path, file-backed"),
+        cases() / 4,
+    );
+    run_against_model(file_backed(CORE, "core path, file-backed"), cases() / 4);
+}
+
+/// Streams of the input, the output and scratch buffers, read beside
+/// every other op, their buffers changed, truncated and dropped between
+/// deliveries; in memory and with the input and output in files.
+#[test]
+fn stream_path_matches_the_model() {
+    run_against_model(STREAMS, cases());
+    run_against_model(
+        file_backed(STREAMS, "component path with read-stream, file-backed"),
+        cases() / 4,
+    );
 }
 
 /// A fixed sequence with every error, so a model and a path that agreed on
@@ -662,4 +1007,57 @@ fn a_fixed_sequence_gives_every_error_on_both_paths() {
             Outcome::Ok(5, Some(b"hehel".to_vec())),
         ]
     );
+}
+
+/// Each rule of `read-stream` once, in a fixed sequence, in memory and
+/// file-backed: the model's outcomes spelled out, so a model that agreed
+/// with a broken host could not pass unnoticed.
+#[test]
+fn a_fixed_sequence_gives_every_stream_rule() {
+    let delivered = |bytes: &[u8]| Outcome::Ok(bytes.len() as u64, Some(bytes.to_vec()));
+    let (ok, ok_at) = (Outcome::Ok(0, None), |n| Outcome::Ok(n, None));
+    let steps = vec![
+        (Op::Create(16), ok_at(2)),
+        (Op::Append(2, b"abcdef".to_vec()), ok.clone()),
+        (Op::OpenStream(2, 7), Outcome::Err(Refused::OutOfBounds(6))),
+        (Op::OpenStream(2, 1), ok_at(0)),
+        (Op::ReadStream(0, 2), delivered(b"bc")),
+        (Op::ReadStream(0, 0), delivered(b"")), // a probe: nothing moves
+        (Op::Append(2, b"gh".to_vec()), ok.clone()),
+        (Op::ReadStream(0, 16), delivered(b"defgh")), // sees the append
+        (Op::ReadStream(0, 1), Outcome::Ended),       // at the length
+        (Op::ReadStream(0, 1), Outcome::Ended),       // and stays ended
+        (Op::OpenStream(2, 0), ok_at(1)),
+        (Op::ReadStream(1, 4), delivered(b"abcd")),
+        (Op::Truncate(2, 2), ok.clone()),
+        (Op::ReadStream(1, 4), Outcome::Ended), // truncated below the position
+        (Op::OpenStream(0, 0), ok_at(2)),       // the input: this script
+        (Op::ReadStream(2, 1), delivered(&[0])), // its first op is `create`
+        (Op::CloseStream(2), ok.clone()),       // closed early
+        (Op::OpenStream(0, 1), ok_at(3)),       // and opened again
+        (Op::ReadStream(3, 8), delivered(&16u64.to_le_bytes())),
+        (Op::OpenStream(1, 0), ok_at(4)), // the output, empty yet
+        (Op::Write(1, 0, b"xy".to_vec()), ok.clone()),
+        (Op::ReadStream(4, 8), delivered(b"xy")),
+        (Op::OpenStream(2, 1), ok_at(5)),
+        (Op::ReadStream(5, 0), delivered(b"")),
+        (Op::Drop(2), ok.clone()),
+        (Op::ReadStream(5, 0), delivered(b"")), // a probe, even now
+        (Op::ReadStream(5, 4), Outcome::Ended), // dropped
+    ];
+    let ops: Vec<Op> = steps.iter().map(|(op, _)| op.clone()).collect();
+    let mut script = Vec::new();
+    for op in &ops {
+        op.encode(&mut script);
+    }
+    let mut model = Model::new(script, MAX_OUTPUT, 64);
+    for (i, (op, want)) in steps.iter().enumerate() {
+        assert_eq!(&model.apply(op), want, "step {i}: {op:?}");
+    }
+    for path in [
+        STREAMS,
+        file_backed(STREAMS, "component path with read-stream, file-backed"),
+    ] {
+        check_ops(path, &ops, 64).unwrap_or_else(|e| panic!("{}: {e}", path.name));
+    }
 }

@@ -88,11 +88,7 @@ impl Job {
     pub fn open(input: &Path, output: Target, limits: &LimitArgs) -> Result<Job, Failure> {
         let mut budget = Budget::new(limits.timeout);
         let input = open_input(input, limits.max_input, &mut budget)?;
-        let size = match &input {
-            Input::File(file) => file.metadata().ok().map(|m| m.len()),
-            Input::Bytes(bytes) => Some(bytes.len() as u64),
-            Input::Shared(bytes) => Some(bytes.len() as u64),
-        };
+        let size = input.size();
         let output = Pending::prepare(output)?;
         Ok(Job {
             input,

@@ -83,8 +83,10 @@ impl Default for HostOptions {
     }
 }
 
-/// Where a run's input bytes are.
+/// Where a run's input bytes are. More ways may come (two came after the
+/// first release), so a `match` on it needs a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Input {
     Bytes(Vec<u8>),
     /// Bytes the caller keeps too, read where they are: never copied. An
@@ -92,6 +94,18 @@ pub enum Input {
     Shared(bytes::Bytes),
     /// The whole file, read on demand and never written.
     File(File),
+}
+
+impl Input {
+    /// How many bytes the input holds, if that is known without reading it
+    /// (a file's size from its metadata).
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Input::Bytes(bytes) => Some(bytes.len() as u64),
+            Input::Shared(bytes) => Some(bytes.len() as u64),
+            Input::File(file) => file.metadata().ok().map(|m| m.len()),
+        }
+    }
 }
 
 impl From<Vec<u8>> for Input {
@@ -118,8 +132,10 @@ impl From<File> for Input {
     }
 }
 
-/// Where a run's output goes.
+/// Where a run's output goes. More ways may come, so a `match` on it needs
+/// a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Output {
     Memory,
     /// In memory, in this vector: emptied first, its capacity used again.
@@ -133,8 +149,11 @@ pub enum Output {
     File(File),
 }
 
-/// What a successful run produced.
+/// What a successful run produced: bytes for [`Output::Memory`] and
+/// [`Output::Reuse`], the file for [`Output::File`]. Marked like
+/// [`Output`], whose new ways may produce new kinds.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Produced {
     Bytes(Vec<u8>),
     /// The [`Output::File`] given, holding exactly the output.
@@ -160,4 +179,20 @@ pub struct Watch<'a> {
     /// Keep this up to date with how far the input has been read, for
     /// another thread to show.
     pub progress: Option<&'a Progress>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn an_input_knows_its_size_without_reading_it() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"12345").unwrap();
+        assert_eq!(Input::from(file).size(), Some(5));
+        assert_eq!(Input::from(vec![0; 3]).size(), Some(3));
+        let shared: Arc<[u8]> = Arc::from(&b"ab"[..]);
+        assert_eq!(Input::from(shared).size(), Some(2));
+    }
 }

@@ -2,7 +2,12 @@
 
 use std::mem::ManuallyDrop;
 
+// The `processor` world; with the stream ops, `stream-processor`
+// (`processor` plus `streams`).
+#[cfg(not(feature = "streams"))]
 wit_bindgen::generate!({ path: "../../../wit", world: "processor" });
+#[cfg(feature = "streams")]
+wit_bindgen::generate!({ path: "../../../wit", world: "stream-processor" });
 
 use bufbridge::buffers::buffers::BufferError;
 
@@ -61,6 +66,23 @@ impl Api for Wit {
     }
     fn drop(&self, b: Buf) {
         drop(ManuallyDrop::into_inner(b));
+    }
+    #[cfg(feature = "streams")]
+    type Stream = wit_bindgen::StreamReader<u8>;
+    #[cfg(feature = "streams")]
+    fn open_stream(&self, b: &Buf, offset: u64) -> Result<Self::Stream, Refused> {
+        Ok(bufbridge::buffers::streams::read_stream(b, offset)?)
+    }
+    #[cfg(feature = "streams")]
+    fn read_stream(&self, s: &mut Self::Stream, capacity: u64) -> Option<Vec<u8>> {
+        // A synchronous `process` may block on a read only because the
+        // host answers every read at once.
+        let (result, bytes) = wit_bindgen::block_on(s.read(Vec::with_capacity(capacity as usize)));
+        match result {
+            wit_bindgen::StreamResult::Complete(_) => Some(bytes),
+            wit_bindgen::StreamResult::Dropped => None,
+            wit_bindgen::StreamResult::Cancelled => panic!("a read was cancelled"),
+        }
     }
 }
 

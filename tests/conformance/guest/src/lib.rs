@@ -2,7 +2,8 @@
 //! what each returned, so a host test can compare both guest paths with a
 //! model. The same interpreter is built twice: as a component on
 //! wasm32-wasip2 (`component.rs`) and as a core module on
-//! wasm32-unknown-unknown (`core.rs`).
+//! wasm32-unknown-unknown (`core.rs`); and a third time as a component with
+//! the feature `streams`, which adds the stream ops (9-11).
 //!
 //! Script (the input), little-endian, one op after another:
 //!
@@ -17,23 +18,36 @@
 //! | 6 truncate | slot u32, len u64 |
 //! | 7 copy     | dst slot u32, src slot u32, src_offset u64, offset u64, len u64 |
 //! | 8 drop     | slot u32 |
+//! | 9 open-stream  | slot u32, offset u64 |
+//! | 10 read-stream | stream u32, capacity u64 |
+//! | 11 close-stream | stream u32 |
 //!
 //! Slots: 0 is the input, 1 the output, 2.. the buffers made by `create`, in
-//! order. The whole input is the script.
+//! order. Streams: 0.. the streams `open-stream` opened, in order. The whole
+//! input is the script.
+//!
+//! `read-stream` is one read of the stream with room for `capacity` bytes
+//! (0: a readiness probe). Once the host has ended a stream, or the script
+//! closed it (dropped the guest's end), reading it again records "ended"
+//! without asking the host: the component model traps a read after the end.
 //!
 //! Output: the output buffer's own bytes as the ops left them, then one
-//! record per op — status u8 (0 ok, 1 err), value u64 (the ok value, or the
-//! error code 1 out-of-bounds, 2 limit-exceeded, 3 read-only, 4
-//! quota-exceeded), payload u64 (the error's figure, or u64::MAX where the
-//! path has none), and for an ok `read` the bytes (u32 length, bytes) — then,
-//! for every slot that is still live, u32 slot, u64 length and its bytes;
-//! last, the output buffer's length before the records (u64), so a reader can
-//! find where they start.
+//! record per op — status u8 (0 ok, 1 err, 2 the stream ended), value u64
+//! (the ok value, or the error code 1 out-of-bounds, 2 limit-exceeded, 3
+//! read-only, 4 quota-exceeded), payload u64 (the error's figure, or
+//! u64::MAX where the path has none), and for an ok `read` or `read-stream`
+//! the bytes (u32 length, bytes) — then, for every slot that is still live,
+//! u32 slot, u64 length and its bytes; last, the output buffer's length
+//! before the records (u64), so a reader can find where they start. An ok
+//! `create` and `open-stream` give the new slot and stream as their value.
 
 #[cfg(target_os = "wasi")]
 mod component;
 #[cfg(not(target_os = "wasi"))]
 mod core;
+
+#[cfg(all(feature = "streams", not(target_os = "wasi")))]
+compile_error!("the `streams` feature needs the component backend (wasm32-wasip2)");
 
 /// A refused operation: the error code and, where the path reports it, its figure.
 pub struct Refused {
@@ -60,6 +74,23 @@ pub trait Api {
         len: u64,
     ) -> Result<u64, Refused>;
     fn drop(&self, b: Self::Buf);
+    /// A stream's reading end; dropping it closes the stream.
+    #[cfg(feature = "streams")]
+    type Stream;
+    #[cfg(feature = "streams")]
+    fn open_stream(&self, b: &Self::Buf, offset: u64) -> Result<Self::Stream, Refused>;
+    /// One read with room for `capacity` bytes: what it delivered, or
+    /// `None` when the host ended the stream.
+    #[cfg(feature = "streams")]
+    fn read_stream(&self, s: &mut Self::Stream, capacity: u64) -> Option<Vec<u8>>;
+}
+
+/// A stream the script opened, as the guest holds it.
+#[cfg(feature = "streams")]
+enum Stream<S> {
+    Open(S),
+    /// Ended by the host or closed by the script: never read again.
+    Over,
 }
 
 struct Script<'a> {
@@ -87,6 +118,12 @@ impl Script<'_> {
         self.bytes = rest;
         head
     }
+}
+
+fn bytes_value(out: &mut Vec<u8>, bytes: Vec<u8>) -> u64 {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&bytes);
+    bytes.len() as u64
 }
 
 fn record<T>(
@@ -117,8 +154,35 @@ pub fn run<A: Api>(api: &A, script: &[u8], input: A::Buf, output: A::Buf) -> Vec
     let mut slots: Vec<Option<A::Buf>> = vec![Some(input), Some(output)];
     let mut s = Script { bytes: script };
     let mut out = Vec::new();
+    #[cfg(feature = "streams")]
+    let mut streams: Vec<Stream<A::Stream>> = Vec::new();
     while !s.bytes.is_empty() {
         let op = s.u8();
+        #[cfg(feature = "streams")]
+        if op == 10 || op == 11 {
+            let stream = &mut streams[s.u32() as usize];
+            if op == 11 {
+                // Drops the guest's end, if the host had not ended it.
+                *stream = Stream::Over;
+                record(&mut out, Ok(()), |_, ()| 0);
+                continue;
+            }
+            let capacity = s.u64();
+            let delivered = match stream {
+                Stream::Open(open) => api.read_stream(open, capacity),
+                Stream::Over => None,
+            };
+            match delivered {
+                Some(bytes) => record(&mut out, Ok(bytes), bytes_value),
+                None => {
+                    *stream = Stream::Over;
+                    out.push(2);
+                    out.extend_from_slice(&0u64.to_le_bytes());
+                    out.extend_from_slice(&u64::MAX.to_le_bytes());
+                }
+            }
+            continue;
+        }
         if op == 0 {
             let limit = s.u64();
             match api.create(limit) {
@@ -137,11 +201,7 @@ pub fn run<A: Api>(api: &A, script: &[u8], input: A::Buf, output: A::Buf) -> Vec
             2 => record(&mut out, Ok(api.limit(b)), |_, n| n),
             3 => {
                 let (offset, len) = (s.u64(), s.u32());
-                record(&mut out, api.read(b, offset, len), |out, bytes| {
-                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                    out.extend_from_slice(&bytes);
-                    bytes.len() as u64
-                });
+                record(&mut out, api.read(b, offset, len), bytes_value);
             }
             4 => {
                 let offset = s.u64();
@@ -162,6 +222,14 @@ pub fn run<A: Api>(api: &A, script: &[u8], input: A::Buf, output: A::Buf) -> Vec
                 api.drop(slots[slot].take().unwrap());
                 record(&mut out, Ok(()), |_, ()| 0);
             }
+            #[cfg(feature = "streams")]
+            9 => match api.open_stream(b, s.u64()) {
+                Ok(stream) => {
+                    streams.push(Stream::Open(stream));
+                    record(&mut out, Ok(()), |_, ()| streams.len() as u64 - 1);
+                }
+                Err(e) => record::<()>(&mut out, Err(e), |_, ()| 0),
+            },
             other => panic!("unknown op {other}"),
         }
     }
