@@ -27,6 +27,7 @@ mod embedding;
 mod embedding_async;
 mod host_limits;
 mod inspect;
+mod js_guest;
 mod limits;
 mod python_guest;
 mod sandbox;

@@ -15,8 +15,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// The guest's chunk size (`CHUNK` in guest.py).
-const CHUNK: usize = 4096;
+/// The guest's chunk size (`CHUNK` in guest.py; guest.js has the same).
+pub(crate) const CHUNK: usize = 4096;
 
 /// Each run's time limit: generous, for a loaded machine; a run takes well under a second.
 const TIMEOUT: &str = "2m";
@@ -226,17 +226,17 @@ fn transform(input: &[u8], words: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-// The example of examples/python-guest/README.md.
-const TINY_INPUT: &str = "The cat sat on the mat.\nThe dog sat on the cat!\n";
-const TINY_TOP_3: &str = "4 the\n2 cat\n2 on\n";
-const TINY_ROT13: &str = "Gur png fng ba gur zng.\nGur qbt fng ba gur png!\n";
+// The example of examples/python-guest/README.md (and of examples/js-guest).
+pub(crate) const TINY_INPUT: &str = "The cat sat on the mat.\nThe dog sat on the cat!\n";
+pub(crate) const TINY_TOP_3: &str = "4 the\n2 cat\n2 on\n";
+pub(crate) const TINY_ROT13: &str = "Gur png fng ba gur zng.\nGur qbt fng ba gur png!\n";
 
 /// A text of about 24 KiB (six chunks) with words of skewed frequency in
 /// mixed case, punctuation, non-ASCII letters, and the hard cases placed
 /// exactly on chunk boundaries: a two-byte character split by the first, a
 /// word split after its apostrophe by the second, a three-byte apostrophe
 /// split by the third, a plain word by the fourth.
-fn text() -> Vec<u8> {
+pub(crate) fn text() -> Vec<u8> {
     let boundaries = [
         (CHUNK - 3, "Naïve"),        // "Na" and 1 byte of ï | 1 byte of ï and "ve"
         (2 * CHUNK - 4, "don't"),    // "don'" | "t"
@@ -371,7 +371,7 @@ fn top(input: &[u8], n: usize) -> String {
         .collect()
 }
 
-fn rot13(input: &[u8]) -> Vec<u8> {
+pub(crate) fn rot13(input: &[u8]) -> Vec<u8> {
     input
         .iter()
         .map(|&b| match b {
