@@ -178,7 +178,16 @@ pub mod __private {
 
     use std::fmt::Display;
 
-    use crate::{Buffer, Error, Input, Output};
+    use crate::{Buffer, Error, Input, Output, Stream};
+
+    /// A [`Stream`] over a reader opened by other means than `read-stream`,
+    /// for tests/guests/sdk-stream to make one whose reads wait (and trap).
+    pub fn stream_of<'i, 'a>(
+        input: &'i mut Input<'a>,
+        reader: wit_bindgen::StreamReader<u8>,
+    ) -> Stream<'i, 'a> {
+        Stream::new(input, Some(reader))
+    }
 
     /// Runs `f` over adapters of the two buffers and turns its result into
     /// what the WIT `process` returns.

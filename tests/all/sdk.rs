@@ -494,3 +494,26 @@ fn the_default_guest_with_read_stream_writes_the_same() {
     let upper = run_on(&streaming, &input, true, &["upper"]);
     assert!(upper == input.to_ascii_uppercase());
 }
+
+/// A stream read that waits (here on a stream the guest made and never
+/// writes) cannot become an error in a synchronous export: waiting and
+/// cancelling both trap, as `Input::stream` documents. The bufbridge host's
+/// own streams never wait (the tests above).
+#[test]
+fn a_stream_read_that_waits_traps_as_documented() {
+    let err = host()
+        .run(
+            sdk_stream_guest(),
+            b"x".to_vec(),
+            &args(&["pend"]),
+            &Limits::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, bufbridge::RunError::Trapped(_))
+            && err
+                .to_string()
+                .contains("cannot block a synchronous task before returning"),
+        "{err:?}"
+    );
+}

@@ -2,10 +2,7 @@
 //! `streams.read-stream`, which writes the bytes straight into the guest's
 //! memory.
 
-use std::future::Future;
 use std::io::{self, BufRead, Read};
-use std::pin::pin;
-use std::task::Poll;
 
 use wit_bindgen::{StreamReader, StreamResult};
 
@@ -42,13 +39,15 @@ impl<'a> Input<'a> {
     /// reads there do.
     ///
     /// **Errors.** A refusal by the host at the call (a forged buffer, say)
-    /// is an [`Error`] naming the input. A guest's `process` is synchronous,
-    /// so each read of the stream waits for the host's answer inside
-    /// `wit_bindgen::block_on`; the bufbridge host answers every read at
-    /// once (from memory, or with a `pread` from the input's file). A host
-    /// that would answer later, or cancels a read, makes the read fail with
-    /// an [`Error`] that says so: never a panic, and never the trap that
-    /// waiting inside a synchronous call would be.
+    /// is an [`Error`] naming the input; so is a read the host cancels or
+    /// answers with nothing: never a panic. A guest's `process` is
+    /// synchronous, so each read of the stream runs inside
+    /// `wit_bindgen::block_on`, which relies on the host answering at once:
+    /// the bufbridge host always does (from memory, or with a `pread` from
+    /// the input's file). A host that made a read wait would trap the guest
+    /// (`cannot block a synchronous task before returning`): a synchronous
+    /// task may neither wait nor cancel a pending read in the component
+    /// model, so there is no error to turn it into.
     ///
     /// ```no_run
     /// use std::io::BufRead;
@@ -76,10 +75,7 @@ impl<'a> Input<'a> {
             Err(BufferError::OutOfBounds(len)) if from > len => None,
             Err(e) => return Err(Error::buffer("streaming", self.role, e)),
         };
-        Ok(Stream {
-            input: self,
-            reader,
-        })
+        Ok(Stream::new(self, reader))
     }
 }
 
@@ -107,7 +103,13 @@ pub struct Stream<'i, 'a> {
     reader: Option<StreamReader<u8>>,
 }
 
-impl Stream<'_, '_> {
+impl<'i, 'a> Stream<'i, 'a> {
+    /// The stream of `reader`, which delivers `input`'s bytes from the end
+    /// of the chunk it holds (`None`: at the end already).
+    pub(crate) fn new(input: &'i mut Input<'a>, reader: Option<StreamReader<u8>>) -> Self {
+        Stream { input, reader }
+    }
+
     /// Where the next byte read comes from: the input's
     /// [`position`](Input::position).
     ///
@@ -159,50 +161,32 @@ impl Stream<'_, '_> {
         // Room for one chunk, allocated once: the host writes into it.
         input.chunk.reserve_exact(CHUNK);
         let buf = std::mem::take(&mut input.chunk);
-        let (result, buf) = read_at_once(reader, buf);
+        let (result, buf) = read(reader, buf);
+        input.chunk = buf;
         let fail = |what: &str| Err(Error::on("streaming", input.role, what));
-        match (result, buf) {
-            (Some(StreamResult::Complete(n)), buf) => {
-                input.chunk = buf;
-                if n == 0 {
-                    return fail("the host's stream delivered nothing to a read with room");
-                }
-                Ok(())
+        match result {
+            StreamResult::Complete(0) => {
+                fail("the host's stream delivered nothing to a read with room")
             }
-            (Some(StreamResult::Dropped), _) => {
+            StreamResult::Complete(_) => Ok(()),
+            StreamResult::Dropped => {
                 // The end: the host dropped its end of the stream.
                 self.reader = None;
                 Ok(())
             }
-            (Some(StreamResult::Cancelled), _) => {
+            StreamResult::Cancelled => {
                 self.reader = None;
                 fail("the host cancelled a read of the stream")
-            }
-            (None, _) => {
-                self.reader = None;
-                fail(
-                    "the host did not answer a read of the stream at once, which a \
-                     synchronous guest cannot wait for (read the input without `stream`)",
-                )
             }
         }
     }
 }
 
-/// One read of `reader` into the spare capacity of `buf`, if the host
-/// answers it at once. `block_on` would wait for a later answer, which
-/// traps in a synchronous export, so the read is polled once: if it pends
-/// it is dropped, which cancels it, and the answer is `None` (with an
-/// empty buffer: a cancelled read's allocation is not given back).
-fn read_at_once(reader: &mut StreamReader<u8>, buf: Vec<u8>) -> (Option<StreamResult>, Vec<u8>) {
-    wit_bindgen::block_on(async {
-        let mut read = pin!(reader.read(buf));
-        let polled = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
-        match polled {
-            Poll::Ready((result, buf)) => (Some(result), buf),
-            Poll::Pending => (None, Vec::new()),
-        }
-    })
+/// One read of `reader` into the spare capacity of `buf`, waited for in
+/// `block_on` (see [`Input::stream`] for why the bufbridge host never makes
+/// it wait).
+fn read(reader: &mut StreamReader<u8>, buf: Vec<u8>) -> (StreamResult, Vec<u8>) {
+    wit_bindgen::block_on(reader.read(buf))
 }
 
 impl Read for Stream<'_, '_> {

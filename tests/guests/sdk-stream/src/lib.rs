@@ -15,6 +15,9 @@
 //!   one a line;
 //! - `positions`: streams the input by `next_chunk` and writes, for each
 //!   chunk, `LEN@POSITION` (the stream's and the input's position after it).
+//! - `pend`: reads a `Stream` over a stream the guest made itself and
+//!   never writes to, so the read waits, which traps in a synchronous
+//!   export (as `Input::stream` documents).
 
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
@@ -54,6 +57,13 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
             }
             drop(stream);
             writeln!(output, "end@{}", input.position())?;
+        }
+        ["pend"] => {
+            let (writer, reader) = bufbridge_guest::bindings::wit_stream::new::<u8>();
+            let mut stream = bufbridge_guest::__private::stream_of(input, reader);
+            let read = stream.read_to_end(&mut Vec::new());
+            drop(writer);
+            read?;
         }
         _ => return Err(format!("unknown command {words:?}").into()),
     }
