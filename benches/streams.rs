@@ -328,9 +328,7 @@ pub fn cli_upper_table(g: &Guests, tmp: &Path, dir: &Path) {
         "### {files} files of 1 KiB, `bufbridge run GUEST --output-dir D -j 1 --input F... -- upper`; \
          and one empty run through the library (`Host::run`, best of 5 × {n})\n"
     );
-    println!(
-        "| guest | engine | batch best | batch median | per file | user | sys | empty run |"
-    );
+    println!("| guest | engine | batch best | batch median | per file | user | sys | empty run |");
     println!("|---|---|---|---|---|---|---|---|");
     for (i, (name, _)) in guests.iter().enumerate() {
         let [wall, user, sys] = best_median(&batches[i]);

@@ -21,13 +21,15 @@ impl<'a> Input<'a> {
     /// **The trade-off.** A guest that calls this imports `streams`, and the
     /// host then loads it on its second engine, the one with the component
     /// model's concurrency support, where *every* host call of the guest
-    /// costs more (each makes a host task): `len()` about 170 ns instead of
-    /// 75, an empty run several µs more (BENCHMARKS.md, section 10). In
-    /// exchange a 64 KiB chunk arrives 1.1–1.3× faster than through
-    /// [`Input`]'s reads, and 1 MiB ones 1.3–1.8×. It pays for inputs of
-    /// megabytes read in big chunks, and costs for many small ones. A
-    /// guest that never calls it does not import `streams` (unused imports
-    /// are left out of the component) and stays on the first engine.
+    /// costs more (each makes a host task): a run of the default guest over
+    /// an empty input takes 39–53 µs there against 14–16 µs
+    /// (BENCHMARKS.md, section 10). In exchange a 64 KiB chunk arrives
+    /// 1.1–1.3× faster than through [`Input`]'s reads, and 1 MiB ones
+    /// 1.3–1.8×; end to end, the CLI's `upper` of 1 GiB gains 3–11%, as
+    /// writing the output dominates. It pays for inputs of megabytes read
+    /// in big chunks, and costs for many small ones. A guest that never
+    /// calls it does not import `streams` (unused imports are left out of
+    /// the component) and stays on the first engine.
     ///
     /// **Position.** The stream reads on from the input's position and
     /// moves it: [`position`](Input::position) (and
