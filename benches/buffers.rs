@@ -737,4 +737,7 @@ fn main() {
     if wants("streams") {
         streams::streams_table(&g, &tmp, &dir);
     }
+    if wants("streams cli") {
+        streams::cli_upper_table(&g, &tmp, &dir);
+    }
 }

@@ -4,6 +4,8 @@
 //! (`sdk/`, the `bufbridge-guest` crate): every command streams the input
 //! in bounded chunks, so an input of any size needs only a chunk of guest
 //! memory, and `copy` and `sha256` never bring the bytes into the guest.
+//! With the cargo feature `read-stream`, `upper`, `lower` and `count` read
+//! through `Input::stream` instead (BENCHMARKS.md, section 10, compares).
 
 mod commands;
 mod kernels;
@@ -33,8 +35,8 @@ fn process(input: &mut Input, output: &mut Output, args: Vec<String>) -> Result<
     }
     match command {
         "copy" => bufbridge_guest::copy(input, output).map(drop),
-        "upper" => bufbridge_guest::map_chunks(input, output, kernels::upper),
-        "lower" => bufbridge_guest::map_chunks(input, output, kernels::lower),
+        "upper" => map(input, output, kernels::upper),
+        "lower" => map(input, output, kernels::lower),
         "reverse" => reverse(input, output),
         "count" => count(input, output),
         "sha256" => sha256(input, output),
@@ -55,6 +57,18 @@ pub(crate) fn describe(e: BufferError) -> String {
     Error::from(e).to_string()
 }
 
+/// `f` over each chunk of the input, in place, written to the output.
+#[cfg(not(feature = "read-stream"))]
+fn map(input: &mut Input, output: &mut Output, f: fn(&mut [u8])) -> Result<()> {
+    bufbridge_guest::map_chunks(input, output, f)
+}
+
+/// `f` over each chunk of the input, in place, written to the output.
+#[cfg(feature = "read-stream")]
+fn map(input: &mut Input, output: &mut Output, f: fn(&mut [u8])) -> Result<()> {
+    bufbridge_guest::map_stream(input, output, f)
+}
+
 /// The input's bytes in reverse order, read back to front one chunk at a time.
 fn reverse(input: &mut Input, output: &mut Output) -> Result<()> {
     let mut end = input.len();
@@ -73,8 +87,16 @@ fn reverse(input: &mut Input, output: &mut Output) -> Result<()> {
 /// non-printable bytes as words, this does (so `\x01` is one word).
 fn count(input: &mut Input, output: &mut Output) -> Result<()> {
     let mut tally = kernels::Tally::default();
+    #[cfg(not(feature = "read-stream"))]
     for chunk in input.chunks() {
         tally.add(&chunk?);
+    }
+    #[cfg(feature = "read-stream")]
+    {
+        let mut stream = input.stream()?;
+        while let Some(chunk) = stream.next_chunk()? {
+            tally.add(chunk);
+        }
     }
     writeln!(output, "{} {} {}", input.len(), tally.lines, tally.words)?;
     Ok(())

@@ -117,6 +117,12 @@ impl Error {
             cause: Cause::Buffer(e, role),
         }
     }
+
+    /// A failure of an operation (`streaming`) on a buffer of `role` that
+    /// is not the host's refusal: `message` says what went wrong.
+    pub(crate) fn on(op: &str, role: Role, message: impl fmt::Display) -> Self {
+        Error::msg(message).context(format!("{op} {}", role.name()))
+    }
 }
 
 /// `1024` → `1024 bytes (1 KiB)`; the exact figure always comes first, so

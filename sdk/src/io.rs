@@ -1,10 +1,15 @@
 //! `std::io` over buffers: [`Input`] reads, [`Output`] writes, both seek;
-//! [`map_chunks`] and [`copy`] are the common shapes of a whole guest.
+//! [`map_chunks`] and [`copy`] are the common shapes of a whole guest;
+//! [`Input::stream`] reads through a byte stream instead (`stream.rs`).
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 
 use crate::error::Role;
 use crate::{Buffer, BufferError, Error, Result, digest};
+
+mod stream;
+
+pub use stream::{Stream, map_stream};
 
 /// How many bytes [`Input`] asks the host for at once, and how many
 /// [`Output`] gathers before it hands them over: one host call per 64 KiB

@@ -31,6 +31,13 @@ pub fn sdk_wasm_path() -> &'static Path {
     PATH.get_or_init(|| build_test_guest("bufbridge_test_sdk"))
 }
 
+/// The SDK's `Input::stream` test guest (`tests/guests/sdk-stream`), built
+/// with the hostile one.
+pub fn sdk_stream_wasm_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build_test_guest("bufbridge_test_sdk_stream"))
+}
+
 /// The `read-stream` test guest (`tests/guests/streams`), built with the
 /// hostile one.
 pub fn streams_wasm_path() -> &'static Path {

@@ -3,13 +3,21 @@
 //! the test guest `tests/guests/sdk` runs scripts of `std::io` operations
 //! that are replayed here over a `std::io::Cursor` and must agree; errors
 //! through `?` read as the SDK words them; a panic, and the host's `abort`
-//! it goes through, fail the run with the guest's message.
+//! it goes through, fail the run with the guest's message. `Input::stream`,
+//! with the test guest `tests/guests/sdk-stream`: exactly the input, from
+//! any position, in memory and from a file; only a guest that calls it
+//! imports `streams`; the default guest built with `read-stream` computes
+//! what the shipped one does.
 
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
+
+use bufbridge::{DEFAULT_GUEST, Guest, Input, Limits, Output};
 
 use crate::common::*;
+use crate::streams::assert_runs_on_the_concurrent_engine;
 
 /// `bufbridge run GUEST --input - --output - FLAGS -- ARGS` over `input`.
 fn run_guest(guest: &Path, input: &[u8], flags: &[&str], args: &[&str]) -> std::process::Output {
@@ -144,8 +152,9 @@ fn input_reads_and_seeks_like_a_cursor_across_chunks_and_past_the_end() {
     );
 }
 
-#[test]
-fn lines_cross_chunk_boundaries() {
+/// Lines that cross chunk boundaries, and what the test guests' `lines`
+/// writes for them: each line's length, one a line.
+fn long_lines() -> (String, String) {
     let mut text = String::new();
     for (byte, n) in [
         ("a", 10),
@@ -158,9 +167,15 @@ fn lines_cross_chunk_boundaries() {
         text.push('\n');
     }
     text.push_str("no newline at the end");
+    let want = text.lines().map(|l| format!("{}\n", l.len())).collect();
+    (text, want)
+}
+
+#[test]
+fn lines_cross_chunk_boundaries() {
+    let (text, want) = long_lines();
     let out = run_guest(sdk_wasm_path(), text.as_bytes(), &[], &["lines"]);
     assert_exit(&out, 0);
-    let want: String = text.lines().map(|l| format!("{}\n", l.len())).collect();
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);
 }
 
@@ -360,4 +375,145 @@ fn a_scaffolded_guest_builds_with_the_documented_command_and_runs() {
     let out = run_guest(&wasm, &input, &[], &[]);
     assert_exit(&out, 0);
     assert!(out.stdout == input, "the scaffold copies its input");
+}
+
+fn sdk_stream_guest() -> &'static Guest {
+    static GUEST: OnceLock<Guest> = OnceLock::new();
+    GUEST.get_or_init(|| {
+        let wasm = std::fs::read(sdk_stream_wasm_path()).unwrap();
+        host().load(&wasm).expect("load the SDK's stream guest")
+    })
+}
+
+/// What `guest` wrote, run with `words` over `input`, in memory or from a
+/// file.
+#[track_caller]
+fn run_on(guest: &Guest, input: &[u8], file: bool, words: &[&str]) -> Vec<u8> {
+    let input = match file {
+        true => {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(input).unwrap();
+            Input::File(f)
+        }
+        false => Input::Bytes(input.to_vec()),
+    };
+    let out = host().run_with(
+        guest,
+        input,
+        Output::Memory,
+        &args(words),
+        &Limits::default(),
+    );
+    let out = out.unwrap_or_else(|e| panic!("{words:?} (file: {file}): {e}"));
+    out.into_bytes().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `Input::stream` from the input's position, which `cat` leaves inside a
+/// chunk the input holds, `seek` anywhere (past the end too) and `mix`
+/// before and after a stream read only in part: each must give back
+/// exactly the bytes from there on.
+#[test]
+fn a_stream_reads_exactly_the_input_from_its_position() {
+    for len in [0, 1, 2 * CHUNK, 3 * CHUNK + 1234] {
+        let input = generated(len);
+        for file in [false, true] {
+            let check = |words: &[&str], want: &[u8]| {
+                let out = run_on(sdk_stream_guest(), &input, file, words);
+                assert!(
+                    out == want,
+                    "{words:?} over {len} bytes (file: {file}): {} bytes back, not {}; \
+                     first difference at {:?}",
+                    out.len(),
+                    want.len(),
+                    out.iter().zip(want).position(|(a, b)| a != b)
+                );
+            };
+            check(&["cat", "0"], &input);
+            check(&["cat", &10.min(len).to_string()], &input);
+            for pos in [7, CHUNK + 7, len, len + 5] {
+                check(&["seek", &pos.to_string()], &input[pos.min(len)..]);
+            }
+            let (skip, n) = (100.min(len).to_string(), (CHUNK + 50).to_string());
+            check(&["mix", &skip, &n], &input);
+        }
+    }
+}
+
+#[test]
+fn lines_over_a_stream_cross_chunk_boundaries() {
+    let (text, want) = long_lines();
+    for file in [false, true] {
+        let out = run_on(sdk_stream_guest(), text.as_bytes(), file, &["lines"]);
+        assert_eq!(String::from_utf8_lossy(&out), want, "file: {file}");
+    }
+}
+
+/// `map_stream` transforms the whole input; `next_chunk` hands out one
+/// delivery of `CHUNK` bytes at a time, and the input's position follows.
+#[test]
+fn map_stream_and_next_chunk_go_a_chunk_a_delivery() {
+    let input = generated(2 * CHUNK + 5);
+    for file in [false, true] {
+        let out = run_on(sdk_stream_guest(), &input, file, &["upper"]);
+        assert!(out == input.to_ascii_uppercase(), "file: {file}");
+        let out = run_on(sdk_stream_guest(), &input, file, &["positions"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "65536@65536 65536@131072 5@131077 end@131077\n"
+        );
+    }
+}
+
+/// A guest on the SDK imports `streams`, and runs on the second engine,
+/// only if it calls `Input::stream`.
+#[test]
+fn only_a_guest_that_calls_stream_imports_streams() {
+    let read = |path: &Path| std::fs::read(path).unwrap();
+    assert_runs_on_the_concurrent_engine(&read(sdk_stream_wasm_path()), true);
+    assert_runs_on_the_concurrent_engine(&read(sdk_wasm_path()), false);
+}
+
+/// The default guest built with its feature `read-stream` imports
+/// `streams` (the shipped one does not) and writes what the shipped one
+/// writes, for every command.
+#[test]
+fn the_default_guest_with_read_stream_writes_the_same() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let wasm = std::fs::read(wasm_build::default_guest_read_stream(tmp)).unwrap();
+    assert_runs_on_the_concurrent_engine(&wasm, true);
+    assert_runs_on_the_concurrent_engine(DEFAULT_GUEST, false);
+    let streaming = host().load(&wasm).unwrap();
+    let input = generated(3 * CHUNK + 77);
+    for command in ["copy", "upper", "lower", "reverse", "count", "sha256"] {
+        for file in [false, true] {
+            let want = run_on(default_guest(), &input, file, &[command]);
+            let got = run_on(&streaming, &input, file, &[command]);
+            assert!(got == want, "{command} (file: {file})");
+        }
+    }
+    let upper = run_on(&streaming, &input, true, &["upper"]);
+    assert!(upper == input.to_ascii_uppercase());
+}
+
+/// A stream read that waits (here on a stream the guest made and never
+/// writes) cannot become an error in a synchronous export: waiting and
+/// cancelling both trap, as `Input::stream` documents. The bufbridge host's
+/// own streams never wait (the tests above).
+#[test]
+fn a_stream_read_that_waits_traps_as_documented() {
+    let err = host()
+        .run(
+            sdk_stream_guest(),
+            b"x".to_vec(),
+            &args(&["pend"]),
+            &Limits::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, bufbridge::RunError::Trapped(_))
+            && err
+                .to_string()
+                .contains("cannot block a synchronous task before returning"),
+        "{err:?}"
+    );
 }

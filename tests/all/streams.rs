@@ -298,21 +298,25 @@ fn a_forged_handle_traps() {
     assert!(matches!(err, RunError::Trapped(_)), "{err:?}");
 }
 
+/// Asserts that `inspect` finds `wasm` fits and says it imports `streams`,
+/// and so runs on the second engine (the one `load` picks by the same
+/// test), exactly when `streams` is true.
+#[track_caller]
+pub fn assert_runs_on_the_concurrent_engine(wasm: &[u8], streams: bool) {
+    let report = host().inspect(wasm).unwrap();
+    assert!(report.fits() && report.streams == streams, "{report}");
+    assert_eq!(
+        report.to_string().contains("It imports `streams`"),
+        streams,
+        "{report}"
+    );
+}
+
 #[test]
 fn only_guests_that_import_streams_run_on_the_concurrent_engine() {
     let wasm = std::fs::read(streams_wasm_path()).unwrap();
-    let report = host().inspect(&wasm).unwrap();
-    assert!(report.fits() && report.streams, "{report}");
-    assert!(
-        report.to_string().contains("It imports `streams`"),
-        "{report}"
-    );
-    let report = host().inspect(DEFAULT_GUEST).unwrap();
-    assert!(report.fits() && !report.streams, "{report}");
-    assert!(
-        !report.to_string().contains("It imports `streams`"),
-        "{report}"
-    );
+    assert_runs_on_the_concurrent_engine(&wasm, true);
+    assert_runs_on_the_concurrent_engine(DEFAULT_GUEST, false);
 }
 
 #[test]

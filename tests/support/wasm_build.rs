@@ -83,3 +83,18 @@ pub fn build(manifest: &str, target: &str, extra: &[&str], target_root: &Path) -
     let target_dir = target_root.join("wasm-guests").join(name);
     try_build(manifest, target, extra, &target_dir).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The default guest (`guest/`) built with its cargo feature `read-stream`
+/// (its sequential commands read through `Input::stream`), in
+/// `target_root/read-stream/`, apart from any build without it; returns the
+/// path of the `.wasm`.
+pub fn default_guest_read_stream(target_root: &Path) -> PathBuf {
+    let root = target_root.join("read-stream");
+    let dir = build(
+        "guest/Cargo.toml",
+        "wasm32-wasip2",
+        &["--features", "read-stream"],
+        &root,
+    );
+    dir.join("bufbridge_default_guest.wasm")
+}
