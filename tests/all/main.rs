@@ -11,9 +11,12 @@
 //! test waits as a zombie until the binary exits.
 
 mod common;
+// What the areas of the toolchain example guests (`js_guest`,
+// `python_guest`) share: their text, models, build and checks.
 #[cfg(target_os = "linux")]
 #[path = "../support/measure.rs"]
 mod measure;
+mod toolchain_guests;
 
 mod batch;
 mod cli;
