@@ -473,6 +473,11 @@ fn only_a_guest_that_calls_stream_imports_streams() {
     assert_runs_on_the_concurrent_engine(&read(sdk_wasm_path()), false);
 }
 
+/// The default guest's command list, as it dispatches on it.
+mod default_guest_commands {
+    include!("../../guest/src/commands.rs");
+}
+
 /// The default guest built with its feature `read-stream` imports
 /// `streams` (the shipped one does not) and writes what the shipped one
 /// writes, for every command.
@@ -484,7 +489,7 @@ fn the_default_guest_with_read_stream_writes_the_same() {
     assert_runs_on_the_concurrent_engine(DEFAULT_GUEST, false);
     let streaming = host().load(&wasm).unwrap();
     let input = generated(3 * CHUNK + 77);
-    for command in ["copy", "upper", "lower", "reverse", "count", "sha256"] {
+    for (command, _) in default_guest_commands::COMMANDS {
         for file in [false, true] {
             let want = run_on(default_guest(), &input, file, &[command]);
             let got = run_on(&streaming, &input, file, &[command]);
