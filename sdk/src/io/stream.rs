@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Read};
 
 use wit_bindgen::{StreamReader, StreamResult};
 
-use super::{CHUNK, Input, Output};
+use super::{CHUNK, Input, Output, read_buffered};
 use crate::bindings::bufbridge::buffers::streams::read_stream;
 use crate::{BufferError, Error, Result};
 
@@ -193,11 +193,7 @@ fn read(reader: &mut StreamReader<u8>, buf: Vec<u8>) -> (StreamResult, Vec<u8>) 
 
 impl Read for Stream<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
