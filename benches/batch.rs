@@ -3,7 +3,7 @@
 //! single-file `bufbridge run` invocations over the same files. Run alone
 //! with `cargo bench --bench buffers -- batch`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,21 +11,32 @@ use std::time::{Duration, Instant};
 const FILES: usize = 2000;
 const FILE_SIZE: usize = 1024;
 
-pub fn batch_table(dir: &Path, quick: bool) {
-    let files = if quick { FILES / 10 } else { FILES };
-    let root = dir.join("batch");
-    let _ = std::fs::remove_dir_all(&root);
-    let inputs_dir = root.join("in");
-    std::fs::create_dir_all(&inputs_dir).unwrap();
-    let inputs: Vec<_> = (0..files)
+/// How many files the batch takes: issue 12's count, a tenth when quick.
+pub fn batch_files(quick: bool) -> usize {
+    if quick { FILES / 10 } else { FILES }
+}
+
+/// Writes the batch's input files into `dir` (made if missing): `files` text
+/// files of [`FILE_SIZE`] bytes, each a little different.
+pub fn write_inputs(dir: &Path, files: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..files)
         .map(|i| {
-            let path = inputs_dir.join(format!("{i:05}.txt"));
+            let path = dir.join(format!("{i:05}.txt"));
             let line = format!("file {i}: the quick brown fox jumps over the lazy dog\n");
             let bytes: Vec<u8> = line.bytes().cycle().take(FILE_SIZE).collect();
             std::fs::write(&path, bytes).unwrap();
             path
         })
-        .collect();
+        .collect()
+}
+
+pub fn batch_table(dir: &Path, quick: bool) {
+    let files = batch_files(quick);
+    let root = dir.join("batch");
+    let _ = std::fs::remove_dir_all(&root);
+    let inputs_dir = root.join("in");
+    let inputs = write_inputs(&inputs_dir, files);
     let cache = root.join("cache");
     let bufbridge = || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bufbridge"));

@@ -275,18 +275,8 @@ pub fn cli_upper_table(g: &Guests, tmp: &Path, dir: &Path) {
     std::fs::remove_file(&out).ok();
 
     // Section 9's batch: many small files, one process.
-    let files = if quick() { 200 } else { 2000 };
-    let inputs_dir = scratch.path().join("batch-in");
-    std::fs::create_dir_all(&inputs_dir).unwrap();
-    let inputs: Vec<_> = (0..files)
-        .map(|i| {
-            let path = inputs_dir.join(format!("{i:05}.txt"));
-            let line = format!("file {i}: the quick brown fox jumps over the lazy dog\n");
-            let bytes: Vec<u8> = line.bytes().cycle().take(KIB).collect();
-            std::fs::write(&path, bytes).unwrap();
-            path
-        })
-        .collect();
+    let files = crate::batch::batch_files(quick());
+    let inputs = crate::batch::write_inputs(&scratch.path().join("batch-in"), files);
     let batch = |guest: &Path| {
         let out = scratch.path().join("batch-out");
         let _ = std::fs::remove_dir_all(&out);
